@@ -10,3 +10,4 @@
 //! - [`cli`]: the command-line layer, one module per subcommand.
 
 pub mod api;
+pub mod archive;

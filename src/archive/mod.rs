@@ -1,0 +1,122 @@
+//! The SQLite archive: opening and migrating the file, writing entity rows, and recording sync
+//! runs.
+//!
+//! The database runs in WAL mode so that `sqlite3`, Datasette and the `report` commands can read
+//! while a sync writes. All writes go through one connection owned by the [`Writer`] thread.
+
+mod canonical;
+mod runs;
+mod store;
+mod writer;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags};
+
+pub use canonical::{canonical_json, normalize_timestamp};
+pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
+pub use store::{Outcome, RowWrite, write_row};
+pub use writer::Writer;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The environment variable that names the archive file.
+pub const DB_ENV: &str = "OMEGA_SYNC_DB";
+
+/// How long a connection waits for another writer's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Returns the archive path: `OMEGA_SYNC_DB`, else `omega.db` in the platform data directory
+/// (`~/.local/share/omega-sync` on Linux), else `omega.db` in the current directory.
+pub fn default_path() -> PathBuf {
+    if let Some(path) = std::env::var_os(DB_ENV).filter(|value| !value.is_empty()) {
+        return PathBuf::from(path);
+    }
+    match dirs::data_dir() {
+        Some(dir) => dir.join("omega-sync").join("omega.db"),
+        None => PathBuf::from("omega.db"),
+    }
+}
+
+/// Opens the archive for writing, creating it (mode 0600) and applying pending migrations.
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    create_private_file(path)?;
+    let mut connection =
+        Connection::open(path).with_context(|| format!("failed to open the archive {}", path.display()))?;
+    configure(&connection).with_context(|| {
+        format!("failed to open the archive {}; is it an omega-sync SQLite database?", path.display())
+    })?;
+    embedded::migrations::runner()
+        .run(&mut connection)
+        .with_context(|| format!("failed to migrate the archive {}", path.display()))?;
+    Ok(connection)
+}
+
+/// Opens an existing archive read-only, for reports and status. Never creates or migrates.
+pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
+    if !path.exists() {
+        anyhow::bail!("the archive {} does not exist; run `omega-sync sync` first, or pass --db PATH", path.display());
+    }
+    let connection =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_context(|| format!("failed to open the archive {} read-only", path.display()))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).with_context(|| {
+        format!("failed to read the archive {}; is it an omega-sync SQLite database?", path.display())
+    })?;
+    Ok(connection)
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Creates the file with owner-only permissions if it does not exist yet, and its folder.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create the folder {} for the archive", parent.display()))?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).with_context(|| format!("failed to create the archive {}", path.display()))?;
+    Ok(())
+}
+
+/// Returns the row count of each entity table, in schema order.
+pub fn table_counts(connection: &Connection) -> anyhow::Result<Vec<(&'static str, i64)>> {
+    ENTITY_TABLES
+        .iter()
+        .map(|table| {
+            let count = connection.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))?;
+            Ok((*table, count))
+        })
+        .collect()
+}
+
+/// Every entity table, in the order `status` and the demo list them.
+pub const ENTITY_TABLES: &[&str] = &[
+    "accounts",
+    "ssh_keys",
+    "services",
+    "invoices",
+    "invoice_line_items",
+    "payment_methods",
+    "domains",
+    "dns_records",
+    "tickets",
+];
