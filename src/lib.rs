@@ -11,3 +11,4 @@
 
 pub mod api;
 pub mod archive;
+pub mod sync;
