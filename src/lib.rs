@@ -11,4 +11,5 @@
 
 pub mod api;
 pub mod archive;
+pub mod fake;
 pub mod sync;
