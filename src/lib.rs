@@ -11,5 +11,6 @@
 
 pub mod api;
 pub mod archive;
+pub mod cli;
 pub mod fake;
 pub mod sync;

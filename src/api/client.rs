@@ -58,7 +58,7 @@ pub fn validate_base_url(text: &str) -> anyhow::Result<Url> {
         "https" => Ok(url),
         "http" if is_loopback_host(&url) => Ok(url),
         "http" => bail!(
-            "refusing plain http:// to {}: the API key would travel unencrypted; use https:// \
+            "plain http:// to {} is not allowed because the API key would travel unencrypted; use https:// \
              (http:// is accepted only for loopback addresses such as 127.0.0.1)",
             url.host_str().unwrap_or_default()
         ),
@@ -414,7 +414,7 @@ mod tests {
     fn http_to_remote_rejected() {
         let error = validate_base_url("http://api.example.com").unwrap_err().to_string();
 
-        assert!(error.contains("refusing plain http://"), "{error}");
+        assert!(error.contains("plain http:// to api.example.com is not allowed"), "{error}");
         assert!(validate_base_url("http://10.0.0.1").is_err());
         assert!(validate_base_url("ftp://127.0.0.1").is_err());
         assert!(validate_base_url("not a url").is_err());

@@ -93,11 +93,7 @@ pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, String),
     Ok((decode_fields(object, fields, true)?, canonical_json(item)))
 }
 
-fn decode_fields(
-    object: &Map<String, Value>,
-    fields: &[Field],
-    fill_absent: bool,
-) -> Result<Columns, String> {
+fn decode_fields(object: &Map<String, Value>, fields: &[Field], fill_absent: bool) -> Result<Columns, String> {
     let mut columns = Vec::with_capacity(fields.len());
     for field in fields {
         match lookup(object, field.json) {

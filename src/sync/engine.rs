@@ -465,7 +465,7 @@ async fn list(
         record_error(
             figures,
             format!(
-                "GET {path}: the API reports {last_page} pages of {}; refusing to follow more than {MAX_PAGES}",
+                "GET {path}: the API reports {last_page} pages of {}; stopped because the limit is {MAX_PAGES} pages",
                 resource.noun
             ),
         );

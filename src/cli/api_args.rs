@@ -1,0 +1,60 @@
+//! Options shared by every command that talks to the API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::UsageError;
+use crate::api::{self, ApiKey, Client, ClientConfig};
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The API's base URL. http:// is accepted only for loopback addresses.
+    #[arg(long, env = api::BASE_URL_ENV, default_value = api::DEFAULT_BASE_URL, value_name = "URL")]
+    pub api_url: String,
+
+    /// Read the API key from the first line of this file instead of OMEGA_API_KEY.
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Requests in flight at once. A 429 from the API lowers it by one for the rest of the run.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub concurrency: u16,
+
+    /// Seconds to wait for a connection before the attempt fails.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECONDS")]
+    pub connect_timeout: u64,
+
+    /// Seconds one attempt may take, from sending the request to the last byte of the response.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// Attempts per request, the first included, before a transient failure is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20), value_name = "N")]
+    pub max_attempts: u32,
+
+    /// Responses larger than this many bytes fail instead of filling memory.
+    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..), value_name = "BYTES")]
+    pub max_response_bytes: u64,
+}
+
+impl ApiArgs {
+    /// Builds the client, reading the key from the environment or the key file.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let base_url = api::validate_base_url(&self.api_url).map_err(UsageError)?;
+        let api_key = ApiKey::load(self.api_key_file.as_deref()).map_err(UsageError)?;
+        self.client_with_key(base_url, api_key)
+    }
+
+    /// Builds the client for a known URL and key (the demo's fake API).
+    pub fn client_with_key(&self, base_url: reqwest::Url, api_key: ApiKey) -> anyhow::Result<Client> {
+        let mut config = ClientConfig::new(base_url, api_key);
+        config.concurrency = usize::from(self.concurrency);
+        config.connect_timeout = Duration::from_secs(self.connect_timeout);
+        config.request_timeout = Duration::from_secs(self.timeout);
+        config.max_response_bytes = self.max_response_bytes;
+        config.retry.max_attempts = self.max_attempts;
+        Client::new(config)
+    }
+}

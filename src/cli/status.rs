@@ -1,0 +1,86 @@
+//! `omega-sync status`: where the archive is, how the last runs went, what it holds.
+
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+
+use super::exit;
+use crate::archive;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
+    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// How many recent runs to show.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub runs: u32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let path = args.db.unwrap_or_else(archive::default_path);
+    println!("archive: {}", path.display());
+    let connection = archive::open_read_only(&path)?;
+    print_runs(&connection, args.runs)?;
+    print_counts(&connection)?;
+    Ok(exit::SUCCESS)
+}
+
+fn print_runs(connection: &Connection, limit: u32) -> anyhow::Result<()> {
+    let mut statement = connection.prepare(
+        "SELECT id, started_at, coalesce(finished_at, '-'), status, mode, requests, retries, coalesce(error, '')
+         FROM sync_runs ORDER BY id DESC LIMIT ?1",
+    )?;
+    let runs = statement
+        .query_map([limit], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, String>(7)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    println!("\nlast runs:");
+    if runs.is_empty() {
+        println!("  none yet");
+    }
+    for (id, started, finished, status, mode, requests, retries, error) in runs {
+        println!(
+            "  #{id:<5} {started}  {finished}  {status:<10} {mode:<11} {requests:>6} requests {retries:>4} retries"
+        );
+        if !error.is_empty() {
+            println!("         error: {error}");
+        }
+        print_resources(connection, id)?;
+    }
+    Ok(())
+}
+
+fn print_resources(connection: &Connection, run_id: i64) -> anyhow::Result<()> {
+    let mut statement = connection.prepare_cached(
+        "SELECT resource, status, items, inserted, updated, unchanged, coalesce(error, '')
+         FROM sync_run_resources WHERE run_id = ?1 AND status <> 'succeeded' ORDER BY resource",
+    )?;
+    let rows = statement.query_map([run_id], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(6)?))
+    })?;
+    for row in rows {
+        let (resource, status, items, error) = row?;
+        println!("         {resource}: {status} after {items} items: {error}");
+    }
+    Ok(())
+}
+
+fn print_counts(connection: &Connection) -> anyhow::Result<()> {
+    println!("\nrows:");
+    for (table, count) in archive::table_counts(connection)? {
+        println!("  {table:<20} {count:>8}");
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `omega-sync sync`: fetch the API into the archive.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+
+use super::{ApiArgs, UsageError, exit};
+use crate::archive;
+use crate::archive::RunStatus;
+use crate::sync::{self as engine, Progress, SyncOptions, resources};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
+    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Sync only these resources (comma-separated). DNS records bring their domains along.
+    #[arg(long, value_delimiter = ',', value_name = "RESOURCE,...")]
+    pub only: Vec<String>,
+
+    /// Items to request per page; the API may cap it lower.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+    pub per_page: u32,
+}
+
+pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
+    let options = SyncOptions { resources: select(&args.only).map_err(UsageError)?, per_page: args.per_page };
+    let client = args.api.client()?;
+    let path = args.db.unwrap_or_else(archive::default_path);
+    let report = sync_into(client, &path, options, !quiet).await?;
+    println!("{}", report.summary_line());
+    Ok(exit_code(report.status))
+}
+
+/// Opens the archive at `path` and runs one sync into it.
+pub async fn sync_into(
+    client: crate::api::Client,
+    path: &std::path::Path,
+    options: SyncOptions,
+    show_progress: bool,
+) -> anyhow::Result<engine::SyncReport> {
+    let connection = archive::open(path)?;
+    tracing::info!("archive: {}", path.display());
+    engine::sync(client, connection, options, Progress::new(show_progress)).await
+}
+
+pub fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Succeeded => exit::SUCCESS,
+        _ => exit::FAILURE,
+    }
+}
+
+/// Resolves `--only` names; an empty list selects every resource.
+fn select(only: &[String]) -> anyhow::Result<Vec<&'static resources::Resource>> {
+    if only.is_empty() {
+        return Ok(SyncOptions::default().resources);
+    }
+    let mut selected = Vec::new();
+    for name in only {
+        let name = name.trim();
+        if name == resources::ACCOUNT.name {
+            // The account is fetched on every run; naming it adds nothing.
+            continue;
+        }
+        let resource = resources::by_name(name).ok_or_else(|| {
+            anyhow!("unknown resource {name:?} in --only; valid names: {}", resources::names().join(", "))
+        })?;
+        if !selected.iter().any(|r: &&resources::Resource| r.name == resource.name) {
+            selected.push(resource);
+        }
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unknown_name_lists_valid() {
+        let error = select(&["servers".to_string()]).unwrap_err().to_string();
+
+        assert!(error.contains("\"servers\""), "{error}");
+        assert!(error.contains("dns-records"), "{error}");
+    }
+
+    #[test]
+    fn only_empty_selects_all() {
+        assert_eq!(select(&[]).unwrap().len(), resources::ALL.len() - 1);
+    }
+}
