@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt as _, stream};
 use serde_json::json;
 
+use super::routes::SkipCompression;
+
 /// Time between the partial body and the abort of a [`FaultKind::DropConnection`].
 const DROP_CONNECTION_PAUSE: Duration = Duration::from_millis(50);
 
@@ -51,6 +53,7 @@ pub enum FaultKind {
     WrongContentType,
     /// The normal headers with a `Content-Length` of the full body, then half of the body,
     /// then the server closes the connection (without TCP reset, which axum cannot request).
+    /// Sent uncompressed even when the request accepts gzip.
     DropConnection,
     /// The normal response after this extra delay.
     Delay(Duration),
@@ -64,7 +67,8 @@ pub enum FaultKind {
     /// Any raw body with this status and `Content-Type`.
     Body { status: u16, body: String, content_type: String },
     /// 200 with a syntactically valid JSON object of exactly this many bytes (at least 2),
-    /// streamed in chunks.
+    /// streamed in chunks with a `Content-Length`. Sent uncompressed even when the request
+    /// accepts gzip.
     Oversize { bytes: usize },
 }
 
@@ -254,6 +258,9 @@ fn oversize(bytes: usize) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(total));
+    // Compression would drop the Content-Length, and gzip shrinks a 200 000-byte body to about
+    // 250 bytes on the wire, so a client's size limit would no longer see the size up front.
+    response.extensions_mut().insert(SkipCompression);
     response
 }
 
@@ -288,6 +295,9 @@ pub(crate) async fn damage_response(damage: Damage, response: Response) -> Respo
             };
             let chunks = stream::iter([Ok(sent)]).chain(stream::once(failure));
             parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(declared));
+            // Compression would replace the declared Content-Length with chunked encoding and
+            // send the half body compressed, so the client would not see the documented bytes.
+            parts.extensions.insert(SkipCompression);
             Response::from_parts(parts, Body::from_stream(chunks))
         }
     }

@@ -1,7 +1,8 @@
 //! One handler per endpoint of the reference. Authentication, faults, latency and idempotency
 //! happen before these run, in the request pipeline.
 //!
-//! Objects created or changed here take their timestamps from the world's fake clock.
+//! Objects created or changed here take their timestamps from the world's fake clock. Handlers
+//! that serve a validator mark their response with one, and the pipeline adds it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::conditional::{Validator, with_validator};
 use super::faults::ListMode;
 use super::paging::{json_bytes_response, page_response};
 use super::pdf;
@@ -41,7 +43,7 @@ fn envelope(key: &'static str, items: &[Value]) -> Response {
 
 pub(crate) async fn show_account(State(shared): SharedState) -> Response {
     let data = lock(&shared.data);
-    json_bytes_response(StatusCode::OK, &data.world.account)
+    with_validator(json_bytes_response(StatusCode::OK, &data.world.account), Validator::EntityTag)
 }
 
 /// Changes only the provided fields, sets `updatedAt` and returns the fields of the reference
@@ -69,7 +71,7 @@ pub(crate) async fn update_account(State(shared): SharedState, body: Bytes) -> H
 
 pub(crate) async fn list_ssh_keys(State(shared): SharedState) -> Response {
     let data = lock(&shared.data);
-    envelope("keys", &data.world.ssh_keys)
+    with_validator(envelope("keys", &data.world.ssh_keys), Validator::EntityTag)
 }
 
 /// Adds a key, or returns 409 when a key with the same fingerprint exists.
@@ -110,7 +112,8 @@ pub(crate) async fn list_services(
 pub(crate) async fn show_service(State(shared): SharedState, PathParam(id): PathParam) -> HandlerResult {
     let mut data = lock(&shared.data);
     let position = data.service_position(&id).ok_or_else(|| service_not_found(&id))?;
-    Ok(json_bytes_response(StatusCode::OK, &data.world.services[position]))
+    let response = json_bytes_response(StatusCode::OK, &data.world.services[position]);
+    Ok(with_validator(response, Validator::EntityTag))
 }
 
 fn service_not_found(id: &str) -> ApiError {
@@ -230,7 +233,8 @@ pub(crate) async fn list_payment_methods(
 ) -> HandlerResult {
     let cap = per_page_cap(&shared);
     let data = lock(&shared.data);
-    page_response(&data.world.payment_methods, &[], query.as_deref(), cap, mode)
+    let response = page_response(&data.world.payment_methods, &[], query.as_deref(), cap, mode)?;
+    Ok(with_validator(response, Validator::LastModified))
 }
 
 pub(crate) async fn list_domains(
@@ -251,7 +255,7 @@ fn domain_not_found(name: &str) -> ApiError {
 pub(crate) async fn list_records(State(shared): SharedState, PathParam(name): PathParam) -> HandlerResult {
     let mut data = lock(&shared.data);
     data.domain_position(&name).ok_or_else(|| domain_not_found(&name))?;
-    Ok(envelope("records", data.world.records(&name)))
+    Ok(with_validator(envelope("records", data.world.records(&name)), Validator::EntityTag))
 }
 
 pub(crate) async fn create_record(

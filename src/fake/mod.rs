@@ -4,8 +4,9 @@
 //! [`FakeApi::start`] binds a loopback port and serves every endpoint of the published
 //! reference from a [`World`]: the reference's example objects, field for field, plus
 //! deterministic generated data sized by [`DataSize`]. Tests change the data between requests
-//! with [`FakeApi::with_world`], inject failures with [`Fault`], and read every request back
-//! with [`FakeApi::requests`].
+//! with [`FakeApi::with_world`], or in the middle of a client's request sequence with
+//! [`FakeApi::after_request`], which changes the world after a given GET has its response. Tests
+//! inject failures with [`Fault`] and read every request back with [`FakeApi::requests`].
 //!
 //! Where the reference is silent, the fake follows the project's reading of it:
 //!
@@ -19,10 +20,23 @@
 //! - `GET /v1/billing/invoices/{id}/pdf` returns `application/pdf`.
 //! - POST, PUT, PATCH and DELETE requests with an `Idempotency-Key` header run once per key, and
 //!   a repeat gets the stored response.
+//! - `GET /v1/account`, `/v1/account/ssh-keys`, `/v1/domains/{name}/records` and
+//!   `/v1/services/{id}` send a strong `ETag`, the quoted SHA-256 hex digest of the body, and
+//!   respond to a matching `If-None-Match` (weak comparison, `*` and lists accepted) with 304.
+//!   `GET /v1/billing/payment-methods` sends `Last-Modified` instead: the wall-clock second when
+//!   the body served for that path and query last changed, at least one second later than the
+//!   previous date. `If-Modified-Since` at or after it gets 304. A 304 has an empty body and the
+//!   validator header. Faults fire first, a damaged response gets no validator, and
+//!   [`FakeApi::set_validators`] turns the feature off.
+//! - Responses are gzip-compressed when the request sends `Accept-Encoding: gzip`, except bodies
+//!   under 32 bytes, 304 responses and the bodies of the [`FaultKind::Oversize`] and
+//!   [`FaultKind::DropConnection`] faults, whose exact bytes on the wire matter. The `ETag` is the
+//!   digest of the uncompressed body either way.
 //!
 //! Generated `pdfUrl` values point at the real API host, like the reference example, so a client
 //! must build the PDF address from its own base URL instead of following `pdfUrl`.
 
+mod conditional;
 mod faults;
 mod generate;
 mod handlers;
@@ -53,7 +67,7 @@ pub use generate::DataSize;
 pub use ssh::{fingerprint as ssh_fingerprint, sample_ed25519_public_key};
 pub use world::{SERVICE_DETAIL_FIELDS, World};
 
-use state::{Shared, lock};
+use state::{AfterRequest, Shared, lock};
 
 /// How long [`FakeApi::shutdown`] waits for open requests before it aborts the server.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -206,6 +220,31 @@ impl FakeApi {
         let mut data = lock(&self.shared.data);
         data.mark_changed();
         f(&mut data.world)
+    }
+
+    /// Schedules `action` to run once, right after the first GET of the raw `path` (matched like
+    /// [`Fault::path`]) and `page` (matched like [`Fault::page`]) that produces its response
+    /// after this call, and before the server sends that response. That response contains the
+    /// world from before the action, and every request sent after the client received it is
+    /// served from the changed world.
+    ///
+    /// The action runs whatever the response is, a fault's response or a 401 included. Several
+    /// actions that match one request run in the order they were added. As with
+    /// [`FakeApi::with_world`], the server re-sorts invoices and tickets afterwards.
+    pub fn after_request(
+        &self,
+        path: impl Into<String>,
+        page: Option<u32>,
+        action: impl FnOnce(&mut World) + Send + 'static,
+    ) {
+        let action = AfterRequest { path: path.into(), page, action: Box::new(action) };
+        lock(&self.shared.controls).after_request.push(action);
+    }
+
+    /// Turns validators and conditional GET requests on or off. They start on. While off, no
+    /// response carries `ETag` or `Last-Modified` and no request gets 304.
+    pub fn set_validators(&self, enabled: bool) {
+        lock(&self.shared.controls).validators = enabled;
     }
 
     pub fn set_latency(&self, latency: Duration) {

@@ -1,6 +1,7 @@
 //! The middleware that every request passes, unknown paths included. In order, it records the
 //! request, sleeps for the configured latency, applies the first matching fault, checks the
-//! bearer key, and replays or remembers requests that carry an `Idempotency-Key` header.
+//! bearer key, replays or remembers requests that carry an `Idempotency-Key` header, adds
+//! validators or responds with 304, and finally runs the after-request actions that match a GET.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::conditional::{self, Preconditions};
 use super::faults::{self, FaultAction, ListMode};
 use super::paging::PageRequest;
 use super::routes::ApiError;
@@ -35,6 +37,7 @@ pub(crate) async fn handle_request(State(shared): State<Arc<Shared>>, request: R
         Err(_) => (Bytes::new(), true),
     };
     let sequence = shared.record_arrival(&parts, &body, authorized);
+    let page = PageRequest::page_of(parts.uri.query());
 
     let response = if too_large {
         ApiError::new(
@@ -44,21 +47,32 @@ pub(crate) async fn handle_request(State(shared): State<Arc<Shared>>, request: R
         )
         .into_response()
     } else {
-        process(&shared, parts, body, authorized, next).await
+        process(&shared, parts, body, authorized, page, next).await
     };
 
+    // Handlers serialize their bodies before they return, and fault bodies never read the
+    // world, so this response still shows the world from before the actions.
+    if method == Method::GET {
+        shared.run_after_request_actions(&path, page);
+    }
     shared.record_status(sequence, response.status());
     tracing::debug!(sequence, %method, %path, status = response.status().as_u16(), "fake API responded");
     response
 }
 
-async fn process(shared: &Shared, mut parts: Parts, body: Bytes, authorized: bool, next: Next) -> Response {
+async fn process(
+    shared: &Shared,
+    mut parts: Parts,
+    body: Bytes,
+    authorized: bool,
+    page: Option<u32>,
+    next: Next,
+) -> Response {
     let latency = lock(&shared.controls).latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
 
-    let page = PageRequest::page_of(parts.uri.query());
     let fault = shared.take_fault(parts.method.as_str(), parts.uri.path(), page);
     let mut list_mode = ListMode::Normal;
     let mut damage = None;
@@ -77,6 +91,8 @@ async fn process(shared: &Shared, mut parts: Parts, body: Bytes, authorized: boo
     }
 
     parts.extensions.insert(list_mode);
+    let validators_enabled = lock(&shared.controls).validators;
+    let preconditions = (validators_enabled && parts.method == Method::GET).then(|| Preconditions::from_parts(&parts));
     let key = idempotency_key(&parts);
     let signature = RequestSignature {
         method: parts.method.to_string(),
@@ -89,9 +105,12 @@ async fn process(shared: &Shared, mut parts: Parts, body: Bytes, authorized: boo
         None => next.run(request).await,
     };
 
-    match damage {
-        Some(kind) => faults::damage_response(kind, response).await,
-        None => response,
+    // A damaged response gets no validator, so a client never stores a tag or date for a body
+    // that a fault changed.
+    match (damage, preconditions) {
+        (Some(kind), _) => faults::damage_response(kind, response).await,
+        (None, Some(preconditions)) => conditional::apply_validator(shared, &preconditions, response).await,
+        (None, None) => response,
     }
 }
 

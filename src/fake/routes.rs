@@ -1,16 +1,19 @@
-//! The route table, the JSON error format and the extractors shared by the handlers.
+//! The route table, response compression, the JSON error format and the extractors shared by
+//! the handlers.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
+use tower_http::compression::predicate::DefaultPredicate;
+use tower_http::compression::{CompressionLayer, Predicate};
 
 use super::handlers;
 use super::pipeline;
@@ -33,7 +36,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline::handle_request))
+        .layer(compression())
         .with_state(shared)
+}
+
+/// A response extension that keeps the compression layer off a response whose bytes on the
+/// wire matter, such as a fault's exact `Content-Length`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SkipCompression;
+
+/// Builds the layer that compresses responses with gzip when the request sends
+/// `Accept-Encoding: gzip`. tower-http 0.6's default predicate leaves out bodies under 32 bytes,
+/// gRPC, images and event streams, and responses marked with [`SkipCompression`] stay as they are.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let unmarked = |_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions| {
+        extensions.get::<SkipCompression>().is_none()
+    };
+    // Turning the others off keeps gzip the only encoding even if another crate in the build
+    // enables more of tower-http's compression features.
+    CompressionLayer::new()
+        .gzip(true)
+        .no_deflate()
+        .no_br()
+        .no_zstd()
+        .compress_when(DefaultPredicate::new().and(unmarked))
 }
 
 async fn not_found(parts: Parts) -> ApiError {

@@ -1,9 +1,9 @@
 //! State shared by the server task and the [`FakeApi`](super::FakeApi) handle: the world,
-//! the test controls, the request log and the idempotency store.
+//! the test controls, the request log, the idempotency store and the `Last-Modified` dates.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) controls: Mutex<Controls>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) idempotency: Mutex<HashMap<String, IdempotencyEntry>>,
+    /// The last body served per request target (path and query), for `Last-Modified`.
+    modification_times: Mutex<HashMap<String, ModificationTime>>,
 }
 
 impl Shared {
@@ -31,9 +33,12 @@ impl Shared {
                 latency: config.latency,
                 per_page_cap: config.per_page_cap,
                 faults: Vec::new(),
+                after_request: Vec::new(),
+                validators: true,
             }),
             log: Mutex::new(RequestLog::default()),
             idempotency: Mutex::new(HashMap::new()),
+            modification_times: Mutex::new(HashMap::new()),
         }
     }
 
@@ -52,6 +57,52 @@ impl Shared {
             }
         }
         Some(kind)
+    }
+
+    /// Runs and removes every after-request action that matches a GET of `path` and `page`, in
+    /// the order they were added.
+    pub(crate) fn run_after_request_actions(&self, path: &str, page: Option<u32>) {
+        let matching: Vec<WorldAction> = {
+            let mut controls = lock(&self.controls);
+            let (matching, rest) = std::mem::take(&mut controls.after_request)
+                .into_iter()
+                .partition(|action| action.path == path && action.page.is_none_or(|wanted| page == Some(wanted)));
+            controls.after_request = rest;
+            matching.into_iter().map(|action| action.action).collect()
+        };
+        if matching.is_empty() {
+            return;
+        }
+
+        tracing::debug!(path, ?page, count = matching.len(), "fake API running after-request actions");
+        let mut data = lock(&self.data);
+        // Marked before the actions run, so a panicking action still leaves listings re-sorted.
+        data.mark_changed();
+        for action in matching {
+            action(&mut data.world);
+        }
+    }
+
+    /// Returns the `Last-Modified` date of the body with `digest` served for `target`.
+    ///
+    /// The date is the wall clock, truncated to whole seconds, when this body replaced a
+    /// different one (or was first served). Each change gets a date at least one second after
+    /// the previous one, so a date can lie up to a few seconds in the future after quick changes.
+    pub(crate) fn modification_time(&self, target: &str, digest: [u8; 32]) -> SystemTime {
+        let now = whole_seconds(SystemTime::now());
+        let mut times = lock(&self.modification_times);
+        match times.get_mut(target) {
+            Some(entry) if entry.digest == digest => entry.time,
+            Some(entry) => {
+                entry.time = now.max(entry.time + Duration::from_secs(1));
+                entry.digest = digest;
+                entry.time
+            }
+            None => {
+                times.insert(target.to_owned(), ModificationTime { digest, time: now });
+                now
+            }
+        }
     }
 
     /// Appends a request to the log with status 0 and returns its sequence number.
@@ -88,6 +139,11 @@ impl Shared {
     }
 }
 
+fn whole_seconds(time: SystemTime) -> SystemTime {
+    let seconds = time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    UNIX_EPOCH + Duration::from_secs(seconds)
+}
+
 /// Locks a mutex, recovering the data if a panicking test closure poisoned it.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -99,6 +155,28 @@ pub(crate) struct Controls {
     pub(crate) per_page_cap: u32,
     /// Faults in the order they were added. The first match fires.
     pub(crate) faults: Vec<Fault>,
+    /// Actions that change the world after a matching GET, in the order they were added.
+    pub(crate) after_request: Vec<AfterRequest>,
+    /// Whether responses get `ETag` or `Last-Modified` and conditional requests get 304.
+    pub(crate) validators: bool,
+}
+
+pub(crate) type WorldAction = Box<dyn FnOnce(&mut World) + Send>;
+
+/// A change to the world that runs once, after the first GET that matches `path` and `page`.
+pub(crate) struct AfterRequest {
+    /// Raw request path, matched exactly like [`Fault::path`].
+    pub(crate) path: String,
+    /// The `page` query parameter to match, where a request without one counts as page 1.
+    /// `None` matches every page.
+    pub(crate) page: Option<u32>,
+    pub(crate) action: WorldAction,
+}
+
+/// The digest of the body last served for one request target, and when that body first appeared.
+struct ModificationTime {
+    digest: [u8; 32],
+    time: SystemTime,
 }
 
 #[derive(Default)]

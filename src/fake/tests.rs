@@ -802,3 +802,367 @@ fn medium_generation_sizes() {
     assert_eq!(world.invoices.len(), 5_000);
     assert_eq!(world.tickets.len(), 1_000);
 }
+
+fn service_ids(world: &mut World) -> Vec<String> {
+    world.services.iter().map(|service| service["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn after_request_changes_later_pages() {
+    let api = start().await;
+    let before = api.with_world(service_ids);
+    api.after_request("/v1/services", Some(1), |world| {
+        world.services.insert(0, json!({ "id": "svc_INSERTED", "label": "inserted", "status": "running" }));
+    });
+
+    let first = get(&api, "/v1/services?page=1&per_page=5").await.json();
+    let second = get(&api, "/v1/services?page=2&per_page=5").await.json();
+    let first_again = get(&api, "/v1/services?page=1&per_page=5").await.json();
+
+    assert_eq!(ids(&first), before[..5]);
+    assert_eq!(first["meta"]["total"], 12);
+    assert_eq!(ids(&second), before[4..9]);
+    assert_eq!(second["meta"]["total"], 13);
+    assert_eq!(ids(&first_again)[0], "svc_INSERTED");
+    assert_eq!(first_again["meta"]["total"], 13, "the action runs only once");
+}
+
+#[tokio::test]
+async fn after_request_matches_page_and_method() {
+    let api = start().await;
+    api.after_request("/v1/services", Some(2), |world| {
+        world.services.pop();
+    });
+    api.after_request("/v1/domains", None, |world| {
+        world.remove_domain("example.com");
+    });
+    api.after_request("/v1/tickets", None, |world| {
+        world.tickets.clear();
+    });
+
+    assert_eq!(get(&api, "/v1/services?per_page=5").await.json()["meta"]["total"], 12);
+    assert_eq!(get(&api, "/v1/services?page=2&per_page=5").await.json()["meta"]["total"], 12);
+    assert_eq!(get(&api, "/v1/services?page=2&per_page=5").await.json()["meta"]["total"], 11);
+    assert_eq!(get(&api, "/v1/services?page=2&per_page=5").await.json()["meta"]["total"], 11);
+
+    assert_eq!(get(&api, "/v1/domains?page=3&per_page=1").await.json()["meta"]["total"], 5);
+    assert_eq!(get(&api, "/v1/domains").await.json()["meta"]["total"], 4);
+
+    let created = post(&api, "/v1/tickets", json!({ "subject": "Hi", "body": "Hello" })).await;
+    assert_eq!(created.status, 201);
+    assert!(api.with_world(|world| world.tickets.len()) > 1, "a POST does not run the action");
+    assert!(get(&api, "/v1/tickets").await.json()["meta"]["total"].as_u64().unwrap() > 1);
+    assert_eq!(get(&api, "/v1/tickets").await.json()["meta"]["total"], 0);
+}
+
+#[tokio::test]
+async fn after_request_runs_after_fault_in_order() {
+    let api = start().await;
+    api.add_fault(Fault::status("/v1/account", 503).once());
+    api.after_request("/v1/account", None, |world| world.account["company"] = json!("First"));
+    api.after_request("/v1/account", None, |world| world.account["company"] = json!("Second"));
+
+    let failed = get(&api, "/v1/account").await;
+    let account = get(&api, "/v1/account").await.json();
+
+    assert_eq!(failed.status, 503);
+    assert_eq!(account["company"], "Second");
+}
+
+#[tokio::test]
+async fn after_request_keeps_invoices_sorted() {
+    let api = start().await;
+    api.after_request("/v1/billing/invoices", Some(1), |world| {
+        world.invoices.push(json!({ "id": "inv_NEWEST", "issuedAt": "2027-01-01T00:00:00Z", "lineItems": [] }));
+    });
+
+    let before = get(&api, "/v1/billing/invoices?per_page=5").await.json();
+    let after = get(&api, "/v1/billing/invoices?per_page=5").await.json();
+
+    assert!(!ids(&before).contains(&"inv_NEWEST".to_owned()));
+    assert_eq!(ids(&after)[0], "inv_NEWEST");
+    assert_eq!(after["meta"]["total"].as_u64(), before["meta"]["total"].as_u64().map(|total| total + 1));
+}
+
+/// The full response of a GET with extra request headers, which may repeat a name.
+struct FullReply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl FullReply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|value| value.to_str().expect("ASCII header"))
+    }
+}
+
+async fn get_full(client: &reqwest::Client, api: &FakeApi, path: &str, headers: &[(&str, &str)]) -> FullReply {
+    let mut request = client.get(format!("{}{path}", api.base_url())).bearer_auth(api.api_key());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request succeeds");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("body reads").to_vec();
+    FullReply { status, headers, body }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+
+    sha2::Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn http_date(reply: &FullReply) -> std::time::SystemTime {
+    let text = reply.header("last-modified").expect("Last-Modified present");
+    httpdate::parse_http_date(text).unwrap_or_else(|error| panic!("invalid Last-Modified {text}: {error}"))
+}
+
+const ENTITY_TAG_PATHS: &[&str] =
+    &["/v1/account", "/v1/account/ssh-keys", "/v1/domains/example.com/records", "/v1/services/svc_01HY7M3ABCXYZ"];
+
+#[tokio::test]
+async fn entity_tag_is_body_digest() {
+    let api = start().await;
+    let client = client();
+
+    for path in ENTITY_TAG_PATHS {
+        let reply = get_full(&client, &api, path, &[]).await;
+        let tag = format!("\"{}\"", sha256_hex(&reply.body));
+
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("etag"), Some(tag.as_str()), "{path}");
+        assert_eq!(reply.header("last-modified"), None, "{path}");
+
+        let cached = get_full(&client, &api, path, &[("If-None-Match", &tag)]).await;
+        assert_eq!(cached.status, 304, "{path}");
+        assert!(cached.body.is_empty(), "{path}");
+        assert_eq!(cached.header("etag"), Some(tag.as_str()), "{path}");
+    }
+
+    let statuses: Vec<u16> = api.requests().iter().map(|request| request.status).collect();
+    assert_eq!(statuses, [200, 304, 200, 304, 200, 304, 200, 304]);
+}
+
+#[tokio::test]
+async fn if_none_match_forms() {
+    let api = start().await;
+    let client = client();
+    let opaque = sha256_hex(&get_full(&client, &api, "/v1/account", &[]).await.body);
+    let tag = format!("\"{opaque}\"");
+
+    let matching = [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"other\", W/{tag}"),
+        format!("\"a,b\",{tag}"),
+        "*".to_owned(),
+        format!("  {tag}  "),
+    ];
+    for value in &matching {
+        let reply = get_full(&client, &api, "/v1/account", &[("If-None-Match", value)]).await;
+        assert_eq!(reply.status, 304, "If-None-Match: {value}");
+    }
+
+    let not_matching = [
+        "\"other\"".to_owned(),
+        opaque.clone(),
+        format!("w/{tag}"),
+        format!("\"{}\"", opaque.to_uppercase()),
+        format!("bare, {tag}"),
+        String::new(),
+    ];
+    for value in &not_matching {
+        let reply = get_full(&client, &api, "/v1/account", &[("If-None-Match", value)]).await;
+        assert_eq!(reply.status, 200, "If-None-Match: {value}");
+        assert_eq!(reply.header("etag"), Some(tag.as_str()), "If-None-Match: {value}");
+    }
+
+    let two_fields = [("If-None-Match", "\"other\""), ("If-None-Match", tag.as_str())];
+    assert_eq!(get_full(&client, &api, "/v1/account", &two_fields).await.status, 304);
+}
+
+#[tokio::test]
+async fn entity_tag_follows_world_changes() {
+    let api = start().await;
+    let client = client();
+    let path = "/v1/domains/example.com/records";
+    let old_tag = get_full(&client, &api, path, &[]).await.header("etag").unwrap().to_owned();
+
+    api.with_world(|world| world.records_mut("example.com")[0]["ttl"] = json!(600));
+    let changed = get_full(&client, &api, path, &[("If-None-Match", &old_tag)]).await;
+    let new_tag = changed.header("etag").unwrap().to_owned();
+
+    assert_eq!(changed.status, 200);
+    assert_ne!(new_tag, old_tag);
+    assert_eq!(serde_json::from_slice::<Value>(&changed.body).unwrap()["records"][0]["ttl"], 600);
+    assert_eq!(get_full(&client, &api, path, &[("If-None-Match", &new_tag)]).await.status, 304);
+}
+
+#[tokio::test]
+async fn last_modified_on_payment_methods() {
+    let api = start().await;
+    let client = client();
+    let path = "/v1/billing/payment-methods";
+
+    let first = get_full(&client, &api, path, &[]).await;
+    let first_date = http_date(&first);
+    let first_text = first.header("last-modified").unwrap().to_owned();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("etag"), None);
+    assert_eq!(http_date(&get_full(&client, &api, path, &[]).await), first_date);
+
+    let cached = get_full(&client, &api, path, &[("If-Modified-Since", &first_text)]).await;
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+    assert_eq!(cached.header("last-modified"), Some(first_text.as_str()));
+
+    let later = httpdate::fmt_http_date(first_date + Duration::from_secs(60));
+    assert_eq!(get_full(&client, &api, path, &[("If-Modified-Since", &later)]).await.status, 304);
+    let earlier = httpdate::fmt_http_date(first_date - Duration::from_secs(1));
+    assert_eq!(get_full(&client, &api, path, &[("If-Modified-Since", &earlier)]).await.status, 200);
+    assert_eq!(get_full(&client, &api, path, &[("If-Modified-Since", "yesterday")]).await.status, 200);
+    let with_tag = [("If-Modified-Since", first_text.as_str()), ("If-None-Match", "\"other\"")];
+    assert_eq!(get_full(&client, &api, path, &with_tag).await.status, 200, "If-None-Match takes precedence");
+    assert_eq!(get_full(&client, &api, path, &[("If-None-Match", "*")]).await.status, 304);
+
+    api.with_world(|world| world.payment_methods[0]["expMonth"] = json!(1));
+    let second = get_full(&client, &api, path, &[("If-Modified-Since", &first_text)]).await;
+    api.with_world(|world| world.payment_methods[0]["expMonth"] = json!(2));
+    let third = get_full(&client, &api, path, &[]).await;
+
+    assert_eq!(second.status, 200);
+    assert!(http_date(&second) > first_date);
+    assert!(http_date(&third) > http_date(&second), "two changes within a second get distinct dates");
+    let third_text = third.header("last-modified").unwrap();
+    assert_eq!(get_full(&client, &api, path, &[("If-Modified-Since", third_text)]).await.status, 304);
+}
+
+#[tokio::test]
+async fn last_modified_per_target_and_first_appearance() {
+    let api = start().await;
+    let client = client();
+    let page_one = "/v1/billing/payment-methods?per_page=1&page=1";
+    let page_two = "/v1/billing/payment-methods?per_page=1&page=2";
+    let one_before = http_date(&get_full(&client, &api, page_one, &[]).await);
+    let two_before = http_date(&get_full(&client, &api, page_two, &[]).await);
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    api.with_world(|world| world.payment_methods[1]["expYear"] = json!(2040));
+    let one_after = http_date(&get_full(&client, &api, page_one, &[]).await);
+    let two_after = http_date(&get_full(&client, &api, page_two, &[]).await);
+
+    assert_eq!(one_after, one_before, "an unchanged body keeps the date it first appeared");
+    assert!(two_after > two_before);
+    assert!(two_after >= one_before + Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn validators_switch_and_faults() {
+    let api = start().await;
+    let client = client();
+    let any = [("If-None-Match", "*")];
+
+    api.set_validators(false);
+    let plain = get_full(&client, &api, "/v1/account", &any).await;
+    let methods = get_full(&client, &api, "/v1/billing/payment-methods", &any).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("etag"), None);
+    assert_eq!(methods.status, 200);
+    assert_eq!(methods.header("last-modified"), None);
+
+    api.set_validators(true);
+    assert_eq!(get_full(&client, &api, "/v1/account", &any).await.status, 304);
+
+    api.add_fault(Fault::status("/v1/account", 503).once());
+    assert_eq!(get_full(&client, &api, "/v1/account", &any).await.status, 503);
+
+    api.add_fault(Fault::new("/v1/account", FaultKind::MalformedJson).once());
+    let malformed = get_full(&client, &api, "/v1/account", &any).await;
+    assert_eq!(malformed.status, 200);
+    assert_eq!(malformed.header("etag"), None);
+    assert!(serde_json::from_slice::<Value>(&malformed.body).is_err());
+
+    let missing = get_full(&client, &api, "/v1/services/svc_missing", &any).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("etag"), None);
+    let unauthorized = client.get(format!("{}/v1/account", api.base_url())).header("If-None-Match", "*");
+    assert_eq!(send(unauthorized).await.status, 401);
+}
+
+/// Builds a client that neither sends `Accept-Encoding` nor decodes gzip, so tests see the
+/// bytes on the wire.
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().no_gzip().build().expect("client builds")
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+
+#[tokio::test]
+async fn gzip_when_accepted() {
+    let api = start().await;
+    let accept_gzip = [("Accept-Encoding", "gzip")];
+
+    let identity = get_full(&raw_client(), &api, "/v1/domains", &[]).await;
+    let compressed = get_full(&raw_client(), &api, "/v1/domains", &accept_gzip).await;
+    let other_codings = get_full(&raw_client(), &api, "/v1/domains", &[("Accept-Encoding", "br, deflate")]).await;
+    let decoded = get_full(&client(), &api, "/v1/domains", &[]).await;
+
+    assert_eq!(identity.header("content-encoding"), None);
+    assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    assert_eq!(compressed.header("vary"), Some("accept-encoding"));
+    assert!(compressed.body.starts_with(GZIP_MAGIC));
+    assert_ne!(compressed.body, identity.body);
+    assert_eq!(other_codings.header("content-encoding"), None);
+    assert_eq!(decoded.body, identity.body);
+    let sent = api.requests().last().and_then(|request| request.header("accept-encoding").map(str::to_owned));
+    assert!(sent.is_some_and(|value| value.contains("gzip")), "reqwest asks for gzip");
+
+    let account = get_full(&raw_client(), &api, "/v1/account", &accept_gzip).await;
+    let account_identity = get_full(&raw_client(), &api, "/v1/account", &[]).await;
+    assert_eq!(account.header("content-encoding"), Some("gzip"));
+    assert_eq!(account.header("etag"), account_identity.header("etag"), "the tag is the digest of the decoded body");
+}
+
+#[tokio::test]
+async fn body_faults_with_gzip() {
+    let api = start().await;
+    let accept_gzip = [("Accept-Encoding", "gzip")];
+
+    api.add_fault(Fault::new("/v1/domains", FaultKind::Oversize { bytes: 200_000 }).once());
+    let oversize = get_full(&raw_client(), &api, "/v1/domains", &accept_gzip).await;
+    assert_eq!(oversize.header("content-encoding"), None);
+    assert_eq!(oversize.header("content-length"), Some("200000"));
+    assert_eq!(oversize.body.len(), 200_000);
+
+    let full = get_full(&raw_client(), &api, "/v1/domains", &[]).await.body;
+    api.add_fault(Fault::new("/v1/domains", FaultKind::MalformedJson).once());
+    let malformed = get_full(&raw_client(), &api, "/v1/domains", &accept_gzip).await;
+    assert_eq!(malformed.header("content-encoding"), Some("gzip"));
+    api.add_fault(Fault::new("/v1/domains", FaultKind::MalformedJson).once());
+    let malformed = get_full(&client(), &api, "/v1/domains", &[]).await;
+    assert_eq!(malformed.status, 200);
+    assert_eq!(malformed.body, full[..full.len() / 2]);
+
+    for client in [raw_client(), client()] {
+        api.add_fault(Fault::new("/v1/domains", FaultKind::DropConnection).once());
+        let request = client.get(format!("{}/v1/domains", api.base_url())).bearer_auth(api.api_key());
+        let mut response = request.header("Accept-Encoding", "gzip").send().await.expect("headers arrive");
+        assert_eq!(response.headers().get("content-encoding"), None);
+        let declared = response.headers().get("content-length").map(|value| value.to_str().unwrap().to_owned());
+        assert_eq!(declared, Some(full.len().to_string()));
+
+        let mut received = Vec::new();
+        let failure = loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => received.extend_from_slice(&chunk),
+                Ok(None) => break None,
+                Err(error) => break Some(error),
+            }
+        };
+        assert!(failure.is_some(), "a dropped connection must fail the body read");
+        assert_eq!(received, full[..full.len() / 2], "the first half of the body arrives uncompressed");
+    }
+}
