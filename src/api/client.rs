@@ -85,12 +85,49 @@ pub struct RequestStats {
     pub rate_limited: AtomicU64,
 }
 
-/// A successful response with a JSON body.
+/// A successful response with a JSON body. A 304 Not Modified, which only a conditional
+/// request can receive, has the body `null`.
 #[derive(Debug)]
 pub struct JsonResponse {
     pub status: u16,
     pub body: Value,
     pub headers: HeaderMap,
+}
+
+impl JsonResponse {
+    pub fn not_modified(&self) -> bool {
+        self.status == 304
+    }
+
+    /// Returns the response's validators, if it sent any.
+    pub fn validators(&self) -> Option<Validators> {
+        let header =
+            |name| self.headers.get(name).and_then(|value: &HeaderValue| value.to_str().ok()).map(str::to_string);
+        let validators = Validators { etag: header(header::ETAG), last_modified: header(header::LAST_MODIFIED) };
+        (validators.etag.is_some() || validators.last_modified.is_some()).then_some(validators)
+    }
+}
+
+/// The validators of an earlier response, sent back to ask for the body only if it changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// Returns the conditional request headers: `If-None-Match` takes precedence over
+    /// `If-Modified-Since` at the server (RFC 9110, section 13.2.2), but both are sent.
+    pub fn request_headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = Vec::new();
+        if let Some(etag) = &self.etag {
+            headers.push(("if-none-match", etag.as_str()));
+        }
+        if let Some(date) = &self.last_modified {
+            headers.push(("if-modified-since", date.as_str()));
+        }
+        headers
+    }
 }
 
 /// The Omega API client. Cloning is cheap and shares the connection pool, the limit on
@@ -268,6 +305,9 @@ impl Client {
                 error: ApiError::RateLimited { method: method.to_string(), path: target.to_string(), retry_after },
                 retry_after,
             });
+        }
+        if status == 304 {
+            return Ok(JsonResponse { status, body: Value::Null, headers });
         }
         if !(200..300).contains(&status) {
             let message = message_from_body(&bytes);

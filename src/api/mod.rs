@@ -7,7 +7,7 @@ pub mod path;
 mod retry;
 mod secret;
 
-pub use client::{Client, ClientConfig, JsonResponse, RequestStats, validate_base_url};
+pub use client::{Client, ClientConfig, JsonResponse, RequestStats, Validators, validate_base_url};
 pub use error::{ApiError, is_retryable_status, message_from_body, shorten};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use secret::{API_KEY_ENV, ApiKey};

@@ -87,3 +87,119 @@ mod tests {
         assert_eq!(normalize_timestamp("2026-13-01T00:00:00Z"), None);
     }
 }
+
+/// Returns the normal form of a JSON value: the form in which two spellings of the same data
+/// are equal. Integral floats become integers (`1.0` is `1`) and strings shaped like RFC 3339
+/// timestamps are rewritten in UTC with `Z`; [`canonical_json`] then sorts the keys.
+///
+/// NOTE: a free-text field whose whole value is a timestamp in another spelling (a label of
+/// `2026-01-01T00:00:00+00:00`) compares equal to the `Z` spelling too.
+pub fn normal_form(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.iter().map(|(key, item)| (key.clone(), normal_form(item))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(normal_form).collect()),
+        Value::Number(number) => normal_number(number),
+        Value::String(text) if looks_like_timestamp(text) => {
+            Value::String(normalize_timestamp(text).unwrap_or_else(|| text.clone()))
+        }
+        other => other.clone(),
+    }
+}
+
+fn normal_number(number: &serde_json::Number) -> Value {
+    if number.is_f64()
+        && let Some(float) = number.as_f64()
+        && float.fract() == 0.0
+        && float.abs() < 9.0e15
+    {
+        return Value::from(float as i64);
+    }
+    Value::Number(number.clone())
+}
+
+/// Tells whether `text` has the shape `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+fn looks_like_timestamp(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 || bytes.len() > 40 {
+        return false;
+    }
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && matches!(bytes[10], b'T' | b't')
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19)
+}
+
+/// Lists the dotted paths where two objects differ: keys added, removed or changed. Nested
+/// objects are compared key by key; arrays and other values as a whole.
+pub fn changed_paths(before: &Value, after: &Value) -> Vec<String> {
+    let mut paths = Vec::new();
+    collect_changes("", before, after, &mut paths);
+    paths.sort();
+    paths
+}
+
+fn collect_changes(prefix: &str, before: &Value, after: &Value, paths: &mut Vec<String>) {
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, old_value) in old {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                match new.get(key) {
+                    Some(new_value) => collect_changes(&path, old_value, new_value, paths),
+                    None => paths.push(path),
+                }
+            }
+            for key in new.keys().filter(|key| !old.contains_key(*key)) {
+                paths.push(if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") });
+            }
+        }
+        _ if before != after => paths.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod normal_form_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equivalent_spellings_equal() {
+        let a = json!({"at": "2026-04-01T00:00:00Z", "n": 1, "b": {"x": [1, 2]}});
+        let b: Value =
+            serde_json::from_str(r#"{"b": {"x": [1.0, 2]}, "n": 1.0, "at": "2026-04-01T00:00:00.000+00:00"}"#).unwrap();
+
+        assert_eq!(canonical_json(&normal_form(&a)), canonical_json(&normal_form(&b)));
+    }
+
+    #[test]
+    fn real_changes_differ() {
+        let a = json!({"at": "2026-04-01T00:00:00Z", "n": 1.5});
+        let b = json!({"at": "2026-04-01T00:00:01Z", "n": 1.5});
+
+        assert_ne!(normal_form(&a), normal_form(&b));
+        assert_eq!(normal_form(&json!(1.5)), json!(1.5));
+    }
+
+    #[test]
+    fn non_timestamp_strings_kept() {
+        for text in ["2026-04-01", "hello", "2026-04-01 00:00:00", "2026-04-01T00:00:00"] {
+            assert_eq!(normal_form(&json!(text)), json!(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn changed_paths_nested() {
+        let before = json!({"a": 1, "specs": {"vcpu": 2, "ram": 4}, "gone": true, "list": [1]});
+        let after = json!({"a": 1, "specs": {"vcpu": 4, "ram": 4}, "new": null, "list": [1, 2]});
+
+        assert_eq!(changed_paths(&before, &after), vec!["gone", "list", "new", "specs.vcpu"]);
+    }
+}

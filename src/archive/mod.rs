@@ -6,6 +6,7 @@
 
 mod canonical;
 mod runs;
+mod state;
 mod store;
 mod writer;
 
@@ -16,9 +17,13 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-pub use canonical::{canonical_json, normalize_timestamp};
+pub use canonical::{canonical_json, changed_paths, normal_form, normalize_timestamp};
 pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
-pub use store::{Outcome, RowWrite, write_row};
+pub use state::{
+    count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,
+    save_state, store_validators,
+};
+pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_missing, write_row};
 pub use writer::Writer;
 
 mod embedded {

@@ -30,13 +30,22 @@ impl RunStatus {
 #[derive(Debug, Clone, Default)]
 pub struct ResourceRun {
     pub resource: &'static str,
+    /// `full` or `incremental`.
+    pub mode: &'static str,
+    /// The listing was proven whole: every page succeeded and the distinct ids match the total.
     pub complete: bool,
+    /// The listing was proven short of the API's total, or its parent's was.
+    pub incomplete: bool,
     pub pages: u64,
     pub requests: u64,
     pub items: u64,
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
+    pub deleted: u64,
+    pub restored: u64,
+    /// Requests answered with 304 Not Modified.
+    pub not_modified: u64,
     pub duration_ms: u64,
     /// Every error met, in order; the first one decides the status.
     pub errors: Vec<String>,
@@ -48,7 +57,7 @@ impl ResourceRun {
     pub fn status(&self) -> RunStatus {
         if !self.errors.is_empty() {
             RunStatus::Failed
-        } else if !self.complete {
+        } else if self.incomplete {
             RunStatus::Incomplete
         } else {
             RunStatus::Succeeded
@@ -104,7 +113,8 @@ pub fn start_resource(connection: &Connection, run_id: i64, resource: &str) -> r
 pub fn finish_resource(connection: &Connection, run_id: i64, figures: &ResourceRun) -> rusqlite::Result<()> {
     connection.execute(
         "UPDATE sync_run_resources SET status = ?3, complete = ?4, pages = ?5, requests = ?6,
-         items = ?7, inserted = ?8, updated = ?9, unchanged = ?10, duration_ms = ?11, error = ?12
+         items = ?7, inserted = ?8, updated = ?9, unchanged = ?10, duration_ms = ?11, error = ?12,
+         mode = ?13, deleted = ?14, restored = ?15, not_modified = ?16
          WHERE run_id = ?1 AND resource = ?2",
         params![
             run_id,
@@ -119,6 +129,10 @@ pub fn finish_resource(connection: &Connection, run_id: i64, figures: &ResourceR
             figures.unchanged as i64,
             figures.duration_ms as i64,
             figures.message(),
+            (!figures.mode.is_empty()).then_some(figures.mode),
+            figures.deleted as i64,
+            figures.restored as i64,
+            figures.not_modified as i64,
         ],
     )?;
     Ok(())

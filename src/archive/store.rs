@@ -1,84 +1,342 @@
-//! Writing one entity row: insert, update, or nothing when the stored version is the same.
+//! Writing entity rows and their history: insert, update, restore, mark deleted, or nothing
+//! when the stored version is the same in normal form.
+
+use std::collections::HashSet;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params_from_iter};
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use serde_json::Value;
+
+use super::canonical::{canonical_json, changed_paths, normal_form};
 
 /// The effect of one write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Inserted,
     Updated,
+    /// The row was marked deleted and is back.
+    Restored,
     Unchanged,
 }
 
-/// One row to store. Key columns identify the row; `columns` are the typed values decoded
-/// from the object, and `raw` is the object's canonical JSON for `raw_column`.
+/// The run a write belongs to, for its history rows.
+#[derive(Debug, Clone)]
+pub struct HistoryContext {
+    pub run_id: i64,
+    pub now: String,
+    /// Marks inserts as part of a resource's first complete sync.
+    pub initial: bool,
+}
+
+/// Identifies a set of rows of one table: an account's rows, or those of one parent.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    pub table: &'a str,
+    pub account_id: &'a str,
+    /// False for `accounts`, whose own `id` is the account.
+    pub has_account_column: bool,
+    /// The parent's id column and value (`domain_id`, `invoice_id`).
+    pub parent: Option<(&'a str, &'a str)>,
+    /// `id`, or `position` for embedded rows.
+    pub id_column: &'a str,
+    /// The JSON columns merged, later ones on top, into the snapshot kept in history.
+    pub snapshot_columns: &'a [&'a str],
+}
+
+impl Scope<'_> {
+    fn conditions(&self) -> (Vec<String>, Vec<SqlValue>) {
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        if self.has_account_column {
+            clauses.push("account_id".to_string());
+            values.push(SqlValue::Text(self.account_id.to_string()));
+        }
+        if let Some((column, id)) = self.parent {
+            clauses.push(column.to_string());
+            values.push(SqlValue::Text(id.to_string()));
+        }
+        (clauses, values)
+    }
+
+    fn parent_id(&self) -> Option<&str> {
+        self.parent.map(|(_, id)| id)
+    }
+}
+
+/// One row to store: its scope and id, the typed column values decoded from the object, and
+/// the object's JSON for `raw_column`.
 #[derive(Debug)]
 pub struct RowWrite<'a> {
-    pub table: &'a str,
-    pub key: Vec<(&'a str, SqlValue)>,
+    pub scope: Scope<'a>,
+    pub id: SqlValue,
     pub columns: Vec<(&'a str, SqlValue)>,
     pub raw_column: &'a str,
     pub raw: String,
 }
 
-/// Stores `row` unless the stored `raw_column` already equals `row.raw`.
+/// Stores `row` unless the stored `raw_column` equals `row.raw` in normal form and the row is
+/// not marked deleted, and records the change in `history`.
 ///
-/// Only the listed columns are written, so a column that the caller leaves out keeps its stored
+/// Only the listed columns are written, so a column the caller leaves out keeps its stored
 /// value. Statements are cached per shape, so a page of rows prepares each one once.
-pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, now: &str) -> rusqlite::Result<Outcome> {
-    let key_clause = row
-        .key
-        .iter()
-        .enumerate()
-        .map(|(index, (column, _))| format!("{column} = ?{}", index + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let key_values = row.key.iter().map(|(_, value)| value);
+pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryContext) -> rusqlite::Result<Outcome> {
+    let scope = &row.scope;
+    let (mut key_columns, mut key_values) = scope.conditions();
+    key_columns.push(scope.id_column.to_string());
+    key_values.push(row.id.clone());
+    let key_clause = numbered_conditions(&key_columns, 1);
 
-    let select = format!("SELECT {} FROM {} WHERE {key_clause}", row.raw_column, row.table);
-    let stored: Option<Option<String>> =
-        tx.prepare_cached(&select)?.query_row(params_from_iter(key_values.clone()), |r| r.get(0)).optional()?;
+    let tracked = scope.snapshot_columns.join(", ");
+    let select = format!("SELECT {tracked}, deleted_at FROM {} WHERE {key_clause}", scope.table);
+    let stored: Option<(Vec<Option<String>>, Option<String>)> = tx
+        .prepare_cached(&select)?
+        .query_row(params_from_iter(&key_values), |r| {
+            let jsons = (0..scope.snapshot_columns.len()).map(|index| r.get(index)).collect::<Result<Vec<_>, _>>()?;
+            Ok((jsons, r.get(scope.snapshot_columns.len())?))
+        })
+        .optional()?;
 
-    match stored {
-        Some(Some(raw)) if raw == row.raw => Ok(Outcome::Unchanged),
-        Some(_) => {
-            let assignments: Vec<String> = row
-                .columns
-                .iter()
-                .map(|(column, _)| *column)
-                .chain([row.raw_column, "last_changed_at"])
-                .enumerate()
-                .map(|(index, column)| format!("{column} = ?{}", index + 1 + row.key.len()))
-                .collect();
-            let update = format!("UPDATE {} SET {} WHERE {key_clause}", row.table, assignments.join(", "));
-            let values = key_values
-                .cloned()
-                .chain(row.columns.iter().map(|(_, value)| value.clone()))
-                .chain([SqlValue::Text(row.raw.clone()), SqlValue::Text(now.to_string())]);
-            tx.prepare_cached(&update)?.execute(params_from_iter(values))?;
-            Ok(Outcome::Updated)
-        }
-        None => {
-            let names: Vec<&str> = row
-                .key
-                .iter()
-                .chain(&row.columns)
-                .map(|(column, _)| *column)
-                .chain([row.raw_column, "first_seen_at", "last_changed_at"])
-                .collect();
-            let placeholders: Vec<String> = (1..=names.len()).map(|index| format!("?{index}")).collect();
-            let insert =
-                format!("INSERT INTO {} ({}) VALUES ({})", row.table, names.join(", "), placeholders.join(", "));
-            let values = row.key.iter().chain(&row.columns).map(|(_, value)| value.clone()).chain([
-                SqlValue::Text(row.raw.clone()),
-                SqlValue::Text(now.to_string()),
-                SqlValue::Text(now.to_string()),
-            ]);
-            tx.prepare_cached(&insert)?.execute(params_from_iter(values))?;
-            Ok(Outcome::Inserted)
+    let Some((stored_jsons, deleted_at)) = stored else {
+        insert(tx, row, &key_columns, &key_values, &history.now)?;
+        let after = snapshot(scope.snapshot_columns, |column| (column == row.raw_column).then_some(row.raw.as_str()));
+        record(tx, history, scope, &row.id, "insert", None, Some(&after))?;
+        return Ok(Outcome::Inserted);
+    };
+
+    let own_index = scope.snapshot_columns.iter().position(|column| *column == row.raw_column);
+    let stored_own = own_index.and_then(|index| stored_jsons[index].as_deref());
+    let same = stored_own.is_some_and(|stored| stored == row.raw || same_normal_form(stored, &row.raw));
+    if same && deleted_at.is_none() {
+        return Ok(Outcome::Unchanged);
+    }
+
+    update(tx, row, &key_clause, &key_values, &history.now)?;
+    let stored_value = |column: &str| {
+        let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
+        stored_jsons[index].as_deref()
+    };
+    let before = snapshot(scope.snapshot_columns, stored_value);
+    let after = snapshot(scope.snapshot_columns, |column| {
+        if column == row.raw_column { Some(row.raw.as_str()) } else { stored_value(column) }
+    });
+    if deleted_at.is_some() {
+        record(tx, history, scope, &row.id, "restore", Some(&before), Some(&after))?;
+        return Ok(Outcome::Restored);
+    }
+    if before != after {
+        record(tx, history, scope, &row.id, "update", Some(&before), Some(&after))?;
+    }
+    Ok(Outcome::Updated)
+}
+
+/// Marks every live row of `scope` whose id is not in `seen` as deleted, with a history row
+/// each, and returns the ids marked.
+pub fn mark_missing(
+    tx: &Transaction<'_>,
+    scope: &Scope<'_>,
+    seen: &HashSet<String>,
+    history: &HistoryContext,
+) -> rusqlite::Result<Vec<String>> {
+    let (columns, values) = scope.conditions();
+    let mut conditions = numbered_conditions(&columns, 1);
+    if conditions.is_empty() {
+        conditions = "1 = 1".to_string();
+    }
+    let select = format!(
+        "SELECT {id}, CAST({id} AS TEXT), {tracked} FROM {table} WHERE {conditions} AND deleted_at IS NULL",
+        id = scope.id_column,
+        tracked = scope.snapshot_columns.join(", "),
+        table = scope.table,
+    );
+    let mut missing = Vec::new();
+    {
+        let mut statement = tx.prepare_cached(&select)?;
+        let mut rows = statement.query(params_from_iter(&values))?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(1)?;
+            if seen.contains(&text) {
+                continue;
+            }
+            let jsons = (0..scope.snapshot_columns.len())
+                .map(|index| row.get::<_, Option<String>>(2 + index))
+                .collect::<Result<Vec<_>, _>>()?;
+            missing.push((row.get::<_, SqlValue>(0)?, text, jsons));
         }
     }
+
+    let mut key_columns = columns.clone();
+    key_columns.push(scope.id_column.to_string());
+    let update = format!(
+        "UPDATE {} SET deleted_at = ?{} WHERE {}",
+        scope.table,
+        key_columns.len() + 1,
+        numbered_conditions(&key_columns, 1)
+    );
+    let mut marked = Vec::with_capacity(missing.len());
+    for (id, text, jsons) in missing {
+        let mut key_values = values.clone();
+        key_values.push(id.clone());
+        key_values.push(SqlValue::Text(history.now.clone()));
+        tx.prepare_cached(&update)?.execute(params_from_iter(&key_values))?;
+        let before = snapshot(scope.snapshot_columns, |column| {
+            let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
+            jsons[index].as_deref()
+        });
+        record(tx, history, scope, &id, "delete", Some(&before), None)?;
+        marked.push(text);
+    }
+    Ok(marked)
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    row: &RowWrite<'_>,
+    key_columns: &[String],
+    key_values: &[SqlValue],
+    now: &str,
+) -> rusqlite::Result<()> {
+    let names: Vec<&str> = key_columns
+        .iter()
+        .map(String::as_str)
+        .chain(row.columns.iter().map(|(column, _)| *column))
+        .chain([row.raw_column, "first_seen_at", "last_changed_at"])
+        .collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(|index| format!("?{index}")).collect();
+    let sql = format!("INSERT INTO {} ({}) VALUES ({})", row.scope.table, names.join(", "), placeholders.join(", "));
+    let values = key_values.iter().cloned().chain(row.columns.iter().map(|(_, value)| value.clone())).chain([
+        SqlValue::Text(row.raw.clone()),
+        SqlValue::Text(now.to_string()),
+        SqlValue::Text(now.to_string()),
+    ]);
+    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    Ok(())
+}
+
+fn update(
+    tx: &Transaction<'_>,
+    row: &RowWrite<'_>,
+    key_clause: &str,
+    key_values: &[SqlValue],
+    now: &str,
+) -> rusqlite::Result<()> {
+    let assignments: Vec<String> = row
+        .columns
+        .iter()
+        .map(|(column, _)| *column)
+        .chain([row.raw_column, "last_changed_at"])
+        .enumerate()
+        .map(|(index, column)| format!("{column} = ?{}", index + 1 + key_values.len()))
+        .collect();
+    let sql =
+        format!("UPDATE {} SET {}, deleted_at = NULL WHERE {key_clause}", row.scope.table, assignments.join(", "));
+    let values = key_values
+        .iter()
+        .cloned()
+        .chain(row.columns.iter().map(|(_, value)| value.clone()))
+        .chain([SqlValue::Text(row.raw.clone()), SqlValue::Text(now.to_string())]);
+    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    Ok(())
+}
+
+/// Writes a history row, or folds the change into this run's row for the same entity, so one
+/// run leaves at most one row per entity (a service's list and detail writes become one).
+fn record(
+    tx: &Transaction<'_>,
+    history: &HistoryContext,
+    scope: &Scope<'_>,
+    id: &SqlValue,
+    op: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> rusqlite::Result<()> {
+    let entity_id = match id {
+        SqlValue::Text(text) => text.clone(),
+        SqlValue::Integer(number) => number.to_string(),
+        other => format!("{other:?}"),
+    };
+    if op == "update"
+        && let Some((previous_id, previous_op, previous_before)) = tx
+            .prepare_cached(
+                "SELECT id, op, before_json FROM history WHERE entity = ?1 AND account_id = ?2
+                 AND parent_id IS ?3 AND entity_id = ?4 AND run_id = ?5 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![scope.table, scope.account_id, scope.parent_id(), entity_id, history.run_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+            })
+            .optional()?
+        && previous_op != "delete"
+    {
+        let original = previous_before.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
+        let changed = match (&original, after) {
+            (Some(original), Some(after)) => Some(serde_json::to_string(&changed_paths(original, after)).unwrap()),
+            _ => None,
+        };
+        tx.prepare_cached("UPDATE history SET after_json = ?2, changed_fields = ?3 WHERE id = ?1")?.execute(
+            params![previous_id, after.map(canonical_json), if previous_op == "insert" { None } else { changed }],
+        )?;
+        return Ok(());
+    }
+
+    let changed = match (op, before, after) {
+        ("update" | "restore", Some(before), Some(after)) => {
+            Some(serde_json::to_string(&changed_paths(before, after)).expect("a list of strings serializes"))
+        }
+        _ => None,
+    };
+    tx.prepare_cached(
+        "INSERT INTO history (run_id, observed_at, entity, account_id, parent_id, entity_id, op,
+         changed_fields, before_json, after_json, initial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        history.run_id,
+        history.now,
+        scope.table,
+        scope.account_id,
+        scope.parent_id(),
+        entity_id,
+        op,
+        changed,
+        before.map(canonical_json),
+        after.map(canonical_json),
+        op == "insert" && history.initial,
+    ])?;
+    Ok(())
+}
+
+/// Builds an entity's snapshot in normal form: the JSON objects of `columns` merged in order,
+/// later keys replacing earlier ones.
+fn snapshot<'a>(columns: &[&str], value_of: impl Fn(&str) -> Option<&'a str>) -> Value {
+    let mut merged = serde_json::Map::new();
+    for column in columns {
+        let Some(text) = value_of(column) else { continue };
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => merged.extend(object),
+            Ok(other) => {
+                merged.insert(column.to_string(), other);
+            }
+            Err(_) => {
+                merged.insert(column.to_string(), Value::String(text.to_string()));
+            }
+        }
+    }
+    normal_form(&Value::Object(merged))
+}
+
+fn same_normal_form(stored: &str, new: &str) -> bool {
+    match (serde_json::from_str::<Value>(stored), serde_json::from_str::<Value>(new)) {
+        (Ok(stored), Ok(new)) => normal_form(&stored) == normal_form(&new),
+        _ => false,
+    }
+}
+
+/// Joins `column = ?N` conditions with `AND`, numbering placeholders from `first`.
+fn numbered_conditions(columns: &[String], first: usize) -> String {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("{column} = ?{}", first + index))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 #[cfg(test)]
@@ -86,57 +344,129 @@ mod tests {
     use super::*;
     use rusqlite::Connection;
 
-    fn table() -> Connection {
+    fn database() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
         connection
             .execute_batch(
-                "CREATE TABLE t (k TEXT PRIMARY KEY, a TEXT, b INTEGER, raw_json TEXT,
-                 first_seen_at TEXT NOT NULL, last_changed_at TEXT NOT NULL) STRICT;",
+                "CREATE TABLE t (account_id TEXT, id TEXT, a TEXT, b INTEGER, raw_json TEXT, detail_json TEXT,
+                 first_seen_at TEXT NOT NULL, last_changed_at TEXT NOT NULL, deleted_at TEXT,
+                 PRIMARY KEY (account_id, id)) STRICT;
+                 CREATE TABLE history (id INTEGER PRIMARY KEY, run_id INTEGER, observed_at TEXT, entity TEXT,
+                 account_id TEXT, parent_id TEXT, entity_id TEXT, op TEXT, changed_fields TEXT,
+                 before_json TEXT, after_json TEXT, initial INTEGER) STRICT;",
             )
             .unwrap();
         connection
     }
 
-    fn row<'a>(columns: Vec<(&'a str, SqlValue)>, raw: &str) -> RowWrite<'a> {
-        RowWrite {
-            table: "t",
-            key: vec![("k", SqlValue::Text("x".into()))],
-            columns,
-            raw_column: "raw_json",
-            raw: raw.to_string(),
-        }
+    const SCOPE: Scope<'static> = Scope {
+        table: "t",
+        account_id: "acc",
+        has_account_column: true,
+        parent: None,
+        id_column: "id",
+        snapshot_columns: &["detail_json", "raw_json"],
+    };
+
+    fn row<'a>(columns: Vec<(&'a str, SqlValue)>, raw_column: &'a str, raw: &str) -> RowWrite<'a> {
+        RowWrite { scope: SCOPE, id: SqlValue::Text("x".into()), columns, raw_column, raw: raw.to_string() }
+    }
+
+    fn context(run_id: i64, now: &str) -> HistoryContext {
+        HistoryContext { run_id, now: now.to_string(), initial: false }
+    }
+
+    fn history(tx: &Transaction<'_>) -> Vec<String> {
+        let mut statement = tx
+            .prepare("SELECT run_id || ' ' || op || ' ' || coalesce(changed_fields, '-') FROM history ORDER BY id")
+            .unwrap();
+        statement.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
     #[test]
-    fn insert_then_unchanged_then_update() {
-        let mut connection = table();
+    fn insert_unchanged_update() {
+        let mut connection = database();
         let tx = connection.transaction().unwrap();
-        let first = row(vec![("a", SqlValue::Text("1".into()))], "{}");
-        let second = row(vec![("a", SqlValue::Text("2".into()))], r#"{"a":2}"#);
+        let first = row(vec![("a", SqlValue::Text("1".into()))], "raw_json", r#"{"a":"1"}"#);
+        let second = row(vec![("a", SqlValue::Text("2".into()))], "raw_json", r#"{"a":"2"}"#);
 
-        assert_eq!(write_row(&tx, &first, "T1").unwrap(), Outcome::Inserted);
-        assert_eq!(write_row(&tx, &first, "T2").unwrap(), Outcome::Unchanged);
-        assert_eq!(write_row(&tx, &second, "T3").unwrap(), Outcome::Updated);
+        assert_eq!(write_row(&tx, &first, &context(1, "T1")).unwrap(), Outcome::Inserted);
+        assert_eq!(write_row(&tx, &first, &context(2, "T2")).unwrap(), Outcome::Unchanged);
+        assert_eq!(write_row(&tx, &second, &context(3, "T3")).unwrap(), Outcome::Updated);
 
         let (a, first_seen, changed): (String, String, String) = tx
             .query_row("SELECT a, first_seen_at, last_changed_at FROM t", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap();
-        assert_eq!(a, "2");
-        assert_eq!(first_seen, "T1");
-        assert_eq!(changed, "T3");
+        assert_eq!((a.as_str(), first_seen.as_str(), changed.as_str()), ("2", "T1", "T3"));
+        assert_eq!(history(&tx), vec!["1 insert -", r#"3 update ["a"]"#]);
+    }
+
+    #[test]
+    fn equivalent_spelling_unchanged() {
+        let mut connection = database();
+        let tx = connection.transaction().unwrap();
+        write_row(&tx, &row(vec![], "raw_json", r#"{"at":"2026-04-01T00:00:00Z","n":1}"#), &context(1, "T1")).unwrap();
+
+        let respelled = row(vec![], "raw_json", r#"{"at":"2026-04-01T02:00:00.000+02:00","n":1.0}"#);
+
+        assert_eq!(write_row(&tx, &respelled, &context(2, "T2")).unwrap(), Outcome::Unchanged);
+        assert_eq!(history(&tx).len(), 1);
     }
 
     #[test]
     fn omitted_column_keeps_value() {
-        let mut connection = table();
+        let mut connection = database();
         let tx = connection.transaction().unwrap();
-        write_row(&tx, &row(vec![("a", SqlValue::Text("kept".into())), ("b", SqlValue::Integer(1))], "1"), "T1")
-            .unwrap();
-        write_row(&tx, &row(vec![("b", SqlValue::Null)], "2"), "T2").unwrap();
+        let full = row(vec![("a", SqlValue::Text("kept".into())), ("b", SqlValue::Integer(1))], "raw_json", "{}");
+        write_row(&tx, &full, &context(1, "T1")).unwrap();
+
+        write_row(&tx, &row(vec![("b", SqlValue::Null)], "detail_json", r#"{"b":null}"#), &context(1, "T1")).unwrap();
 
         let (a, b): (Option<String>, Option<i64>) =
             tx.query_row("SELECT a, b FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!(a.as_deref(), Some("kept"));
         assert_eq!(b, None);
+    }
+
+    #[test]
+    fn detail_folds_into_same_run_insert() {
+        let mut connection = database();
+        let tx = connection.transaction().unwrap();
+        write_row(&tx, &row(vec![], "raw_json", r#"{"label":"web"}"#), &context(1, "T1")).unwrap();
+
+        write_row(&tx, &row(vec![], "detail_json", r#"{"label":"web","os":"linux"}"#), &context(1, "T1")).unwrap();
+
+        assert_eq!(history(&tx), vec!["1 insert -"]);
+        let after: String = tx.query_row("SELECT after_json FROM history", [], |r| r.get(0)).unwrap();
+        assert_eq!(after, r#"{"label":"web","os":"linux"}"#);
+    }
+
+    #[test]
+    fn missing_marked_then_restored() {
+        let mut connection = database();
+        let tx = connection.transaction().unwrap();
+        write_row(&tx, &row(vec![], "raw_json", r#"{"a":1}"#), &context(1, "T1")).unwrap();
+
+        let marked = mark_missing(&tx, &SCOPE, &HashSet::new(), &context(2, "T2")).unwrap();
+        let again = mark_missing(&tx, &SCOPE, &HashSet::new(), &context(3, "T3")).unwrap();
+        let restored = write_row(&tx, &row(vec![], "raw_json", r#"{"a":1}"#), &context(4, "T4")).unwrap();
+
+        assert_eq!(marked, vec!["x"]);
+        assert!(again.is_empty());
+        assert_eq!(restored, Outcome::Restored);
+        assert_eq!(history(&tx), vec!["1 insert -", "2 delete -", "4 restore []"]);
+        let deleted_at: Option<String> = tx.query_row("SELECT deleted_at FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(deleted_at, None);
+    }
+
+    #[test]
+    fn seen_rows_not_marked() {
+        let mut connection = database();
+        let tx = connection.transaction().unwrap();
+        write_row(&tx, &row(vec![], "raw_json", "{}"), &context(1, "T1")).unwrap();
+
+        let marked = mark_missing(&tx, &SCOPE, &HashSet::from(["x".to_string()]), &context(2, "T2")).unwrap();
+
+        assert!(marked.is_empty());
     }
 }

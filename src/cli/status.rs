@@ -23,6 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     println!("archive: {}", path.display());
     let connection = archive::open_read_only(&path)?;
     print_runs(&connection, args.runs)?;
+    print_states(&connection)?;
     print_counts(&connection)?;
     Ok(exit::SUCCESS)
 }
@@ -73,6 +74,39 @@ fn print_resources(connection: &Connection, run_id: i64) -> anyhow::Result<()> {
     for row in rows {
         let (resource, status, items, error) = row?;
         println!("         {resource}: {status} after {items} items: {error}");
+    }
+    Ok(())
+}
+
+/// Prints each resource's last full and incremental listing and its high-water mark.
+fn print_states(connection: &Connection) -> anyhow::Result<()> {
+    let mut statement = connection.prepare(
+        "SELECT account_id, resource, coalesce(last_full_at, 'never'), coalesce(last_incremental_at, 'never'),
+                coalesce(high_water, '-')
+         FROM sync_state ORDER BY account_id, resource",
+    )?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    println!("\nresources:                 last full listing          last incremental listing   high-water mark");
+    if rows.is_empty() {
+        println!("  none listed yet");
+    }
+    let mut account = String::new();
+    for (account_id, resource, full, incremental, mark) in rows {
+        if account_id != account {
+            println!("  account {account_id}");
+            account = account_id;
+        }
+        println!("    {resource:<22} {full:<26} {incremental:<26} {mark}");
     }
     Ok(())
 }

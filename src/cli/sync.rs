@@ -22,13 +22,28 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "RESOURCE,...")]
     pub only: Vec<String>,
 
+    /// List every resource in full: every page, no validators, and deletions inferred for every
+    /// resource whose listing proves complete.
+    #[arg(long)]
+    pub full: bool,
+
+    /// List a resource in full when its last full listing is older than this (for example 24h,
+    /// 90m, 7d); other runs are incremental.
+    #[arg(long, env = "OMEGA_SYNC_FULL_EVERY", default_value = "24h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub full_every: std::time::Duration,
+
     /// Items to request per page; the API may cap it lower.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
     pub per_page: u32,
 }
 
 pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
-    let options = SyncOptions { resources: select(&args.only).map_err(UsageError)?, per_page: args.per_page };
+    let options = SyncOptions {
+        resources: select(&args.only).map_err(UsageError)?,
+        per_page: args.per_page,
+        full: args.full,
+        full_every: args.full_every,
+    };
     let client = args.api.client()?;
     let path = args.db.unwrap_or_else(archive::default_path);
     let report = sync_into(client, &path, options, !quiet).await?;

@@ -1,9 +1,13 @@
-//! Syncing the API into the archive: resource descriptors, decoding, and the engine.
+//! Syncing the API into the archive: resource descriptors, decoding, planning, listing and the
+//! engine that runs them.
 
 pub mod decode;
 mod engine;
+mod listing;
+pub mod plan;
 pub mod progress;
 pub mod resources;
+mod write;
 
 pub use engine::{SyncOptions, SyncReport, now, sync};
 pub use progress::Progress;

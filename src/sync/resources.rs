@@ -46,12 +46,25 @@ pub enum Source {
     },
 }
 
-/// The order in which the API returns a list, which incremental runs may rely on.
+/// How an incremental run may stop paging a list before its end. Both rules rely on the
+/// order the API documents for the list: newest first by `field`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Unspecified,
-    /// Newest first by the given JSON timestamp field.
-    NewestFirst(&'static str),
+pub enum Incremental {
+    /// Every run lists everything.
+    Never,
+    /// Stop after the first page whose oldest item is older than the high-water mark, the newest
+    /// `field` stored by the previous run. Items as old as the mark are read again, because
+    /// another item may share its timestamp.
+    ActivityMark { field: &'static str, column: &'static str },
+    /// Stop after the first page whose items are all archived already, unchanged, in a final
+    /// status, and older than the oldest archived item whose status can still change.
+    SettledTail {
+        field: &'static str,
+        column: &'static str,
+        status_field: &'static str,
+        status_column: &'static str,
+        final_statuses: &'static [&'static str],
+    },
 }
 
 /// Child rows embedded in each item as an array, keyed by their position in it.
@@ -72,6 +85,8 @@ pub struct Detail {
     pub fields: &'static [Field],
     /// The column that keeps the detail response as received.
     pub raw_column: &'static str,
+    /// Whether incremental runs send the validators of the previous response.
+    pub conditional: bool,
 }
 
 /// A synced resource: an endpoint, the table it lands in and how its fields map to columns.
@@ -84,7 +99,11 @@ pub struct Resource {
     pub source: Source,
     pub table: &'static str,
     pub fields: &'static [Field],
-    pub order: Order,
+    pub incremental: Incremental,
+    /// Whether incremental runs send the validators (`ETag`, `Last-Modified`) of the previous
+    /// response. Only for responses that hold the whole listing and have no children to
+    /// fetch, because a 304 carries no items.
+    pub conditional: bool,
     pub embedded: Option<Embedded>,
     pub detail: Option<Detail>,
     /// Resources whose rows this one references, so its pages are written after theirs.
@@ -101,6 +120,14 @@ impl Resource {
     /// another endpoint (a detail) fills the same row.
     pub fn merges_detail(&self) -> bool {
         self.detail.is_some()
+    }
+
+    /// Returns the JSON columns that make up an entity's snapshot in history, merged in order.
+    pub fn snapshot_columns(&self) -> &'static [&'static str] {
+        match self.detail {
+            Some(_) => &["detail_json", "raw_json"],
+            None => &["raw_json"],
+        }
     }
 }
 
@@ -121,7 +148,8 @@ pub static ACCOUNT: Resource = Resource {
         field("createdAt", "created_at", Timestamp),
         field("updatedAt", "updated_at", Timestamp),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: true,
     embedded: None,
     detail: None,
     after: &[],
@@ -137,7 +165,8 @@ pub static SSH_KEYS: Resource = Resource {
         field("fingerprint", "fingerprint", Text),
         field("createdAt", "created_at", Timestamp),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: true,
     embedded: None,
     detail: None,
     after: &[],
@@ -158,7 +187,8 @@ pub static SERVICES: Resource = Resource {
         field("status", "status", Text),
         field("createdAt", "created_at", Timestamp),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: false,
     embedded: None,
     detail: Some(Detail {
         path: "/v1/services/{}",
@@ -179,6 +209,7 @@ pub static SERVICES: Resource = Resource {
             field("createdAt", "created_at", Timestamp),
         ],
         raw_column: "detail_json",
+        conditional: true,
     }),
     after: &[],
 };
@@ -197,7 +228,14 @@ pub static INVOICES: Resource = Resource {
         field("paidAt", "paid_at", Timestamp),
         field("pdfUrl", "pdf_url", Text),
     ],
-    order: Order::NewestFirst("issuedAt"),
+    incremental: Incremental::SettledTail {
+        field: "issuedAt",
+        column: "issued_at",
+        status_field: "status",
+        status_column: "status",
+        final_statuses: &["paid", "void", "refunded"],
+    },
+    conditional: false,
     embedded: Some(Embedded {
         json: "lineItems",
         table: "invoice_line_items",
@@ -225,7 +263,8 @@ pub static PAYMENT_METHODS: Resource = Resource {
         field("expYear", "exp_year", Integer),
         field("isDefault", "is_default", Bool),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: true,
     embedded: None,
     detail: None,
     after: &[],
@@ -242,7 +281,8 @@ pub static DOMAINS: Resource = Resource {
         field("autoRenew", "auto_renew", Bool),
         field("expiresAt", "expires_at", Timestamp),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: false,
     embedded: None,
     detail: None,
     after: &[],
@@ -267,7 +307,8 @@ pub static DNS_RECORDS: Resource = Resource {
         field("priority", "priority", Integer),
         field("createdAt", "created_at", Timestamp),
     ],
-    order: Order::Unspecified,
+    incremental: Incremental::Never,
+    conditional: true,
     embedded: None,
     detail: None,
     after: &[],
@@ -286,7 +327,8 @@ pub static TICKETS: Resource = Resource {
         field("createdAt", "created_at", Timestamp),
         field("updatedAt", "updated_at", Timestamp),
     ],
-    order: Order::NewestFirst("updatedAt"),
+    incremental: Incremental::ActivityMark { field: "updatedAt", column: "updated_at" },
+    conditional: false,
     embedded: None,
     detail: None,
     after: &["services"],

@@ -233,7 +233,7 @@ async fn explicit_null_clears_detail_column() {
         world.service_mut("svc_01HY7M3ABCXYZ").unwrap()["ipv6"] = Value::Null;
     });
 
-    env.sync(&["--only", "services"]).await.assert_success();
+    env.sync(&["--only", "services", "--full"]).await.assert_success();
 
     let db = env.db();
     assert_eq!(

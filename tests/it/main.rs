@@ -4,6 +4,7 @@
 mod cli;
 mod faults;
 mod full_sync;
+mod history;
 mod paging;
 mod security;
 mod support;

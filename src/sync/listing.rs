@@ -1,0 +1,535 @@
+//! Listing one resource: paging, the checks that prove a listing complete, incremental early
+//! stops, conditional requests, and deletion inference.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures_util::{StreamExt, stream};
+use indicatif::ProgressBar;
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::decode::{DecodedItem, Meta, decode_child, decode_item, describe, parse_page};
+use super::plan::{self, Mode, SettledItem};
+use super::resources::{self, Incremental, Resource, Source};
+use super::write::{self, PageWrite, ValidatorUpdate};
+use crate::api::{Client, Validators, path};
+use crate::archive::{self, HistoryContext, Outcome, ResourceRun, Writer};
+
+/// A listing that claims more pages than this is treated as broken rather than followed.
+const MAX_PAGES: u64 = 100_000;
+
+/// Shared state of one run.
+pub(super) struct Run {
+    pub client: Client,
+    pub writer: Writer,
+    pub per_page: u32,
+    pub account_id: String,
+    pub progress: super::Progress,
+    /// Validators stored by earlier runs, by request path and query.
+    pub validators: HashMap<String, Validators>,
+}
+
+pub(super) type Figures = Arc<Mutex<ResourceRun>>;
+
+/// Locks a resource's figures. A poisoned lock means another task panicked, which is a bug.
+pub(super) fn lock(figures: &Figures) -> std::sync::MutexGuard<'_, ResourceRun> {
+    figures.lock().expect("no task panicked holding the lock")
+}
+
+/// A written item whose children still need fetching.
+#[derive(Debug, Clone)]
+pub(super) struct ChildWork {
+    pub id: String,
+    /// The value placed in the child's path (a domain's name).
+    pub key: String,
+    pub outcome: Outcome,
+}
+
+/// One listing to run: a resource, or the child list of one parent.
+pub(super) struct Lister<'a> {
+    pub run: &'a Arc<Run>,
+    pub resource: &'static Resource,
+    pub parent: Option<&'a ChildWork>,
+    pub mode: Mode,
+    pub history: HistoryContext,
+    pub figures: &'a Figures,
+    pub bar: &'a ProgressBar,
+    pub children: Option<&'a mpsc::UnboundedSender<ChildWork>>,
+    /// The high-water mark of an activity-ordered resource.
+    pub high_water: Option<String>,
+    /// The oldest unsettled item of a settled-tail resource.
+    pub horizon: Option<String>,
+}
+
+/// The result of a listing.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// Every item was read: all pages succeeded and the distinct ids match the total.
+    pub complete: bool,
+    /// The newest value of the resource's incremental field among the items read.
+    pub newest: Option<String>,
+}
+
+/// A page after it was written: what the paging checks and stop rules need.
+struct WrittenPage {
+    meta: Option<Meta>,
+    ids: Vec<String>,
+    outcomes: Vec<Outcome>,
+    /// The incremental field of each item, in normal form.
+    marks: Vec<Option<String>>,
+    statuses: Vec<Option<String>>,
+    not_modified: bool,
+}
+
+impl WrittenPage {
+    fn newest(&self) -> Option<String> {
+        self.marks.iter().flatten().max().cloned()
+    }
+}
+
+/// The result of reading every page once.
+struct Pass {
+    seen: HashSet<String>,
+    /// The reason the pass does not prove the listing complete, if it does not.
+    gap: Option<String>,
+    newest: Option<String>,
+}
+
+impl Lister<'_> {
+    /// Lists every page (or, incrementally, the pages that may have changed), writing each as
+    /// it arrives. Errors are recorded in the figures.
+    pub async fn list(&self) -> Listing {
+        match self.try_list().await {
+            Ok(listing) => listing,
+            Err(error) => {
+                self.record_error(error);
+                Listing::default()
+            }
+        }
+    }
+
+    async fn try_list(&self) -> Result<Listing, String> {
+        let path = self.path()?;
+        let conditional = self.mode == Mode::Incremental && self.resource.conditional;
+        let first = self.fetch_and_write(&path, 1, conditional).await?;
+        if first.not_modified {
+            return self.not_modified().await;
+        }
+        let early_stop = self.mode == Mode::Incremental && self.resource.incremental != Incremental::Never;
+        if early_stop {
+            return self.list_until_stop(&path, first).await;
+        }
+
+        let mut pass = self.pass(&path, first).await?;
+        if let Some(gap) = pass.gap.take() {
+            // Items moved between pages while they were read. A second pass from page 1 picks up
+            // what shifted; the union of both is what the archive must not mark deleted.
+            tracing::info!("{gap}; listing {} again", self.scope_name());
+            let first = self.fetch_and_write(&path, 1, false).await?;
+            let second = self.pass(&path, first).await?;
+            pass.seen.extend(second.seen);
+            pass.newest = pass.newest.max(second.newest);
+            if let Some(gap) = second.gap {
+                self.warn(format!("{gap}; no deletions inferred for {} in this run", self.scope_name()));
+                lock(self.figures).incomplete = true;
+                self.add_items(pass.seen.len());
+                return Ok(Listing { complete: false, newest: pass.newest });
+            }
+        }
+        self.add_items(pass.seen.len());
+        self.infer_deletions(pass.seen).await?;
+        Ok(Listing { complete: true, newest: pass.newest })
+    }
+
+    /// Reads the pages after `first` concurrently and checks the listing against `meta`.
+    async fn pass(&self, path: &str, first: WrittenPage) -> Result<Pass, String> {
+        let mut seen: HashSet<String> = first.ids.iter().cloned().collect();
+        let newest = first.newest();
+        let Some(meta) = first.meta else {
+            return Ok(Pass { seen, gap: None, newest });
+        };
+        if first.ids.len() as u64 >= meta.total {
+            // Everything arrived at once: either one page contains it all, or the server ignores paging.
+            let gap = self.count_gap(seen.len() as u64, meta.total, false);
+            return Ok(Pass { seen, gap, newest });
+        }
+        if first.ids.len() as u64 > meta.per_page {
+            return Err(format!(
+                "GET {path}?page=1: the page has {} items, more than its perPage of {}",
+                first.ids.len(),
+                meta.per_page
+            ));
+        }
+        let last_page = meta.total.div_ceil(meta.per_page);
+        if last_page > MAX_PAGES {
+            return Err(format!(
+                "GET {path}: the API reports {last_page} pages of {}; stopped because the limit is {MAX_PAGES} pages",
+                self.resource.noun
+            ));
+        }
+        self.bar.inc_length(meta.total.saturating_sub(first.ids.len() as u64));
+
+        // The remaining pages are requested together; the client's semaphore spaces them out.
+        let window = self.run.client.concurrency() * 2;
+        let mut pages = stream::iter(2..=last_page)
+            .map(|number| async move { (number, self.fetch_and_write(path, number, false).await) })
+            .buffer_unordered(window);
+        let mut ids_by_page: HashMap<u64, Vec<String>> = HashMap::from([(1, first.ids)]);
+        let mut totals: HashSet<u64> = HashSet::from([meta.total]);
+        let mut newest = newest;
+        while let Some((number, result)) = pages.next().await {
+            let page = result?;
+            if let Some(page_meta) = page.meta {
+                totals.insert(page_meta.total);
+            }
+            newest = newest.max(page.newest());
+            seen.extend(page.ids.iter().cloned());
+            ids_by_page.insert(number, page.ids);
+        }
+        if let Some(number) = repeated_page(&ids_by_page, last_page) {
+            return Err(format!(
+                "GET {path}: page {number} repeats the items of page {}; the API may be ignoring `page`",
+                number - 1
+            ));
+        }
+        let total = totals.iter().copied().max().unwrap_or(meta.total);
+        let gap = self.count_gap(seen.len() as u64, total, totals.len() > 1);
+        Ok(Pass { seen, gap, newest })
+    }
+
+    /// Reads pages one at a time until the resource's incremental stop rule holds.
+    async fn list_until_stop(&self, path: &str, first: WrittenPage) -> Result<Listing, String> {
+        let mut page = first;
+        let mut number = 1;
+        let mut newest = None;
+        let mut seen = HashSet::new();
+        let mut previous_ids: Vec<String> = Vec::new();
+        loop {
+            if !page.ids.is_empty() && page.ids == previous_ids {
+                return Err(format!(
+                    "GET {path}: page {number} repeats the items of page {}; the API may be ignoring `page`",
+                    number - 1
+                ));
+            }
+            newest = newest.max(page.newest());
+            seen.extend(page.ids.iter().cloned());
+            if let Some(reason) = self.stop_reason(&page) {
+                tracing::debug!("stopping {} at page {number}: {reason}", self.resource.name);
+                break;
+            }
+            let last_page = page.meta.map(|meta| meta.total.div_ceil(meta.per_page)).unwrap_or(1);
+            if page.ids.is_empty() || number >= last_page || number >= MAX_PAGES {
+                break;
+            }
+            number += 1;
+            previous_ids = std::mem::take(&mut page.ids);
+            page = self.fetch_and_write(path, number, false).await?;
+        }
+        self.add_items(seen.len());
+        Ok(Listing { complete: false, newest })
+    }
+
+    fn stop_reason(&self, page: &WrittenPage) -> Option<String> {
+        match self.resource.incremental {
+            Incremental::Never => None,
+            Incremental::ActivityMark { field, .. } => {
+                let mark = self.high_water.as_deref()?;
+                let oldest = page.marks.iter().flatten().min().map(String::as_str);
+                plan::older_than_mark(oldest, mark).then(|| {
+                    format!("the page's oldest {field} {} is older than the mark {mark}", oldest.unwrap_or(""))
+                })
+            }
+            Incremental::SettledTail { final_statuses, .. } => {
+                let items: Vec<SettledItem<'_>> = (0..page.outcomes.len())
+                    .map(|index| SettledItem {
+                        outcome: page.outcomes[index],
+                        status: page.statuses[index].as_deref(),
+                        timestamp: page.marks[index].as_deref(),
+                    })
+                    .collect();
+                plan::settled_page(&items, final_statuses, self.horizon.as_deref())
+                    .then(|| "every item on the page is archived, unchanged and settled".to_string())
+            }
+        }
+    }
+
+    /// Handles a 304 on the first page: the stored rows are current and complete.
+    async fn not_modified(&self) -> Result<Listing, String> {
+        let resource = self.resource;
+        let account_id = self.run.account_id.clone();
+        let parent = self.parent.map(|parent| parent.id.clone());
+        let live = self
+            .run
+            .writer
+            .call(move |connection| {
+                let parent_column = match resource.source {
+                    Source::PerParent { parent_column, .. } => Some(parent_column),
+                    _ => None,
+                };
+                let parent = parent_column.zip(parent.as_deref());
+                archive::count_live(connection, resource.table, &account_id, parent)
+            })
+            .await
+            .map_err(|error| format!("failed to count the stored {}: {error}", resource.noun))?;
+        let mut figures = lock(self.figures);
+        figures.not_modified += 1;
+        figures.unchanged += live;
+        figures.items += live;
+        self.bar.inc(live);
+        Ok(Listing { complete: true, newest: None })
+    }
+
+    async fn infer_deletions(&self, seen: HashSet<String>) -> Result<(), String> {
+        let resource = self.resource;
+        let account_id = self.run.account_id.clone();
+        let parent = self.parent.map(|parent| parent.id.clone());
+        let history = self.history.clone();
+        let deletions = self
+            .run
+            .writer
+            .call(move |connection| {
+                write::infer_deletions(connection, resource, &account_id, parent.as_deref(), &seen, &history)
+            })
+            .await
+            .map_err(|error| format!("failed to mark missing {} deleted: {error}", resource.noun))?;
+        lock(self.figures).deleted += deletions.own;
+        Ok(())
+    }
+
+    async fn fetch_and_write(&self, path: &str, number: u64, conditional: bool) -> Result<WrittenPage, String> {
+        let run = self.run;
+        let query = [("page", number.to_string()), ("per_page", run.per_page.to_string())];
+        let target = format!("{path}?page={number}&per_page={}", run.per_page);
+        let sent = if conditional { run.validators.get(&target) } else { None };
+        let headers = sent.map(Validators::request_headers).unwrap_or_default();
+        lock(self.figures).requests += 1;
+
+        let response =
+            run.client.request_json(Method::GET, path, &query, None, &headers).await.map_err(|e| e.to_string())?;
+        if response.not_modified() {
+            if sent.is_none() {
+                return Err(format!("GET {target}: unexpected 304 Not Modified to a request without validators"));
+            }
+            return Ok(WrittenPage {
+                meta: None,
+                ids: Vec::new(),
+                outcomes: Vec::new(),
+                marks: Vec::new(),
+                statuses: Vec::new(),
+                not_modified: true,
+            });
+        }
+        let validators = response.validators();
+        let page = decode_page(self.resource, response.body).map_err(|error| format!("GET {target}: {error}"))?;
+
+        // A 304 can only stand for the whole listing when the whole listing fits on page 1.
+        let whole = number == 1 && page.meta.is_none_or(|meta| page.items.len() as u64 >= meta.total);
+        let validator_update = match validators {
+            Some(validators) if self.resource.conditional && whole => {
+                ValidatorUpdate::Store(target.clone(), validators)
+            }
+            _ if self.resource.conditional && run.validators.contains_key(&target) => {
+                ValidatorUpdate::Forget(target.clone())
+            }
+            _ => ValidatorUpdate::Keep,
+        };
+
+        let ids: Vec<String> = page.items.iter().map(|item| item.id.clone()).collect();
+        let keys = page.keys;
+        let item_count = page.items.len() as u64;
+        let write = PageWrite {
+            resource: self.resource,
+            account_id: run.account_id.clone(),
+            parent_id: self.parent.map(|parent| parent.id.clone()),
+            items: page.items,
+            validators: validator_update,
+        };
+        let history = self.history.clone();
+        let outcomes = run
+            .writer
+            .call(move |connection| write::write_page(connection, write, &history))
+            .await
+            .map_err(|error| format!("GET {target}: failed to store the page: {error}"))?;
+
+        {
+            let mut figures = lock(self.figures);
+            figures.pages += 1;
+            for outcome in &outcomes {
+                count(&mut figures, *outcome);
+            }
+        }
+        if number == 1 {
+            self.bar.inc_length(item_count);
+        }
+        self.bar.inc(item_count);
+        if let Some(children) = self.children {
+            for ((id, key), outcome) in ids.iter().cloned().zip(keys).zip(&outcomes) {
+                let _ = children.send(ChildWork { id, key, outcome: *outcome });
+            }
+        }
+        Ok(WrittenPage {
+            meta: page.meta,
+            ids,
+            outcomes,
+            marks: page.marks,
+            statuses: page.statuses,
+            not_modified: false,
+        })
+    }
+
+    /// Compares the distinct ids received with the API's total and describes any gap.
+    fn count_gap(&self, received: u64, total: u64, total_changed: bool) -> Option<String> {
+        let noun = self.resource.noun;
+        let scope = self.parent.map(|parent| format!(" of {:?}", parent.key)).unwrap_or_default();
+        if total_changed {
+            Some(format!("the total of {noun}{scope} changed during the listing; received {received}"))
+        } else if received < total {
+            Some(format!("received {received} of {total} {noun}{scope}"))
+        } else if received > total {
+            Some(format!("received {received} {noun}{scope}, more than the total of {total} the API reported"))
+        } else {
+            None
+        }
+    }
+
+    fn path(&self) -> Result<String, String> {
+        match (self.resource.source, self.parent) {
+            (Source::List { path, .. }, None) => Ok(path.to_string()),
+            (Source::PerParent { path, .. }, Some(parent)) => {
+                let segment = path::segment(&parent.key).map_err(|error| error.to_string())?;
+                Ok(path.replace("{}", &segment))
+            }
+            _ => Err(format!("{} cannot be listed this way", self.resource.name)),
+        }
+    }
+
+    fn scope_name(&self) -> String {
+        match self.parent {
+            Some(parent) => format!("the {} of {:?}", self.resource.noun, parent.key),
+            None => self.resource.noun.to_string(),
+        }
+    }
+
+    fn add_items(&self, items: usize) {
+        lock(self.figures).items += items as u64;
+    }
+
+    fn warn(&self, warning: String) {
+        tracing::warn!("{warning}");
+        lock(self.figures).warnings.push(warning);
+    }
+
+    fn record_error(&self, error: String) {
+        tracing::warn!("{error}");
+        lock(self.figures).errors.push(error);
+    }
+}
+
+/// Returns the first page whose non-empty id list equals the previous page's.
+fn repeated_page(ids_by_page: &HashMap<u64, Vec<String>>, last_page: u64) -> Option<u64> {
+    (2..=last_page).find(|number| match (ids_by_page.get(&(number - 1)), ids_by_page.get(number)) {
+        (Some(previous), Some(current)) => !current.is_empty() && previous == current,
+        _ => false,
+    })
+}
+
+pub(super) fn count(figures: &mut ResourceRun, outcome: Outcome) {
+    match outcome {
+        Outcome::Inserted => figures.inserted += 1,
+        Outcome::Updated => figures.updated += 1,
+        Outcome::Restored => figures.restored += 1,
+        Outcome::Unchanged => figures.unchanged += 1,
+    }
+}
+
+/// A fetched and decoded page.
+struct FetchedPage {
+    meta: Option<Meta>,
+    items: Vec<DecodedItem>,
+    /// The values children need (domain names), in item order.
+    keys: Vec<String>,
+    marks: Vec<Option<String>>,
+    statuses: Vec<Option<String>>,
+}
+
+/// Decodes a list response: envelope, meta, and every item with its embedded rows.
+fn decode_page(resource: &Resource, body: Value) -> Result<FetchedPage, String> {
+    let envelope = match resource.source {
+        Source::List { envelope, .. } | Source::PerParent { envelope, .. } => envelope,
+        Source::Object { .. } => unreachable!("objects are not paged"),
+    };
+    let page = parse_page(body, envelope)?;
+    let fill_absent = !resource.merges_detail();
+    let child_key = write::child_list_of(resource).map(|child| match child.source {
+        Source::PerParent { parent_key, .. } => parent_key,
+        _ => unreachable!("child lists are per parent"),
+    });
+    let (mark_field, status_field) = match resource.incremental {
+        Incremental::Never => (None, None),
+        Incremental::ActivityMark { field, .. } => (Some(field), None),
+        Incremental::SettledTail { field, status_field, .. } => (Some(field), Some(status_field)),
+    };
+
+    let mut decoded = FetchedPage {
+        meta: page.meta,
+        items: Vec::with_capacity(page.items.len()),
+        keys: Vec::with_capacity(page.items.len()),
+        marks: Vec::with_capacity(page.items.len()),
+        statuses: Vec::with_capacity(page.items.len()),
+    };
+    let mut ids = HashSet::with_capacity(page.items.len());
+    for (index, value) in page.items.iter().enumerate() {
+        let mut item =
+            decode_item(value, resource.fields, fill_absent).map_err(|error| format!("item {index}: {error}"))?;
+        if !ids.insert(item.id.clone()) {
+            return Err(format!("the page lists id {:?} twice", item.id));
+        }
+        if let Some(embedded) = resource.embedded {
+            item.embedded = decode_embedded(value, embedded.json, embedded.fields)
+                .map_err(|error| format!("item {:?}: {error}", item.id))?;
+        }
+        let key = match child_key {
+            Some(key) => value
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("item {:?}: field {key:?}: expected a string", item.id))?,
+            None => String::new(),
+        };
+        decoded.keys.push(key);
+        decoded.marks.push(
+            mark_field
+                .and_then(|field| value.get(field))
+                .and_then(Value::as_str)
+                .and_then(archive::normalize_timestamp),
+        );
+        decoded
+            .statuses
+            .push(status_field.and_then(|field| value.get(field)).and_then(Value::as_str).map(str::to_string));
+        decoded.items.push(item);
+    }
+    Ok(decoded)
+}
+
+fn decode_embedded(
+    value: &Value,
+    key: &str,
+    fields: &'static [resources::Field],
+) -> Result<Option<Vec<DecodedItem>>, String> {
+    match value.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(children)) => children
+            .iter()
+            .enumerate()
+            .map(|(position, child)| {
+                let (columns, raw) =
+                    decode_child(child, fields).map_err(|error| format!("{key}[{position}]: {error}"))?;
+                Ok(DecodedItem { id: position.to_string(), columns, raw, embedded: None })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map(Some),
+        Some(other) => Err(format!("field {key:?}: expected an array, got {}", describe(other))),
+    }
+}

@@ -1,0 +1,438 @@
+//! Change history, deletions and incremental sync: the fake API's world changes between and
+//! during syncs, and the history rows, views and `sync_state` must tell exactly what changed.
+
+use omega_sync::fake::{FakeConfig, Fault};
+use serde_json::{Map, Value, json};
+
+use crate::support::{Env, count, omega, snapshot, strings};
+
+fn history_rows(env: &Env) -> i64 {
+    count(&env.db(), "SELECT count(*) FROM history")
+}
+
+/// Returns the ids of every ticket the fake lists, in the order it lists them.
+fn ticket_ids(env: &Env) -> Vec<String> {
+    env.fake.with_world(|world| world.tickets.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_changes_three_rows() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| {
+        let records = world.records.get_mut("example.com").unwrap();
+        records[0]["value"] = json!("203.0.113.10");
+        records[0]["ttl"] = json!(600);
+        records.retain(|record| record["id"] != "rec_02");
+        records.push(json!({"id": "rec_09", "type": "TXT", "name": "@", "value": "v=spf1 -all", "ttl": 300}));
+    });
+
+    env.sync(&[]).await.assert_success();
+
+    let rows = strings(
+        &env.db(),
+        "SELECT domain || ' ' || record_id || ' ' || type || ' ' || record_name || ' ' || operation || ' '
+                || coalesce(old_value, '-') || ' ' || coalesce(new_value, '-') || ' '
+                || coalesce(old_ttl, '-') || ' ' || coalesce(new_ttl, '-')
+         FROM dns_record_changes WHERE run_id = 2 ORDER BY record_id",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            "example.com rec_01 A @ update 198.51.100.42 203.0.113.10 300 600",
+            "example.com rec_02 CNAME www delete example.com - 300 -",
+            "example.com rec_09 TXT @ insert - v=spf1 -all - 300",
+        ]
+    );
+    let db = env.db();
+    assert_eq!(
+        strings(&db, "SELECT changed_fields FROM history WHERE entity_id = 'rec_01' AND run_id = 2"),
+        vec![r#"["ttl","value"]"#]
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_records WHERE id = 'rec_02' AND deleted_at IS NOT NULL"), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_record_changes WHERE run_id = 1 AND initial = 0"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_as_of_date() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let between = strings(&env.db(), "SELECT finished_at FROM sync_runs WHERE id = 1").remove(0);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    env.fake.with_world(|world| {
+        world.records.get_mut("example.com").unwrap()[0]["value"] = json!("203.0.113.10");
+    });
+    env.sync(&[]).await.assert_success();
+
+    let as_of = |at: &str| {
+        strings(
+            &env.db(),
+            &format!(
+                "SELECT id || ' ' || value FROM dns_record_versions WHERE domain = 'example.com'
+                 AND valid_from <= '{at}' AND (valid_to IS NULL OR valid_to > '{at}') ORDER BY id"
+            ),
+        )
+    };
+
+    assert_eq!(as_of(&between), vec!["rec_01 198.51.100.42", "rec_02 example.com", "rec_03 mail.example.com"]);
+    assert_eq!(
+        as_of("9999-01-01T00:00:00Z"),
+        vec!["rec_01 203.0.113.10", "rec_02 example.com", "rec_03 mail.example.com"]
+    );
+    assert!(as_of("2000-01-01T00:00:00Z").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoice_paid_one_status_change() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let (id, number, total) = env.fake.with_world(|world| {
+        let invoice = world.invoices.iter_mut().find(|invoice| invoice["status"] == "open").expect("an open invoice");
+        invoice["status"] = json!("paid");
+        invoice["paidAt"] = json!("2026-12-02T10:00:00Z");
+        (invoice["id"].as_str().unwrap().to_string(), invoice["number"].clone(), invoice["totalCents"].clone())
+    });
+
+    env.sync(&[]).await.assert_success();
+
+    let rows = strings(
+        &env.db(),
+        "SELECT invoice_id || ' ' || number || ' ' || old_status || ' ' || new_status || ' ' || total_cents
+         FROM invoice_status_changes",
+    );
+    assert_eq!(rows, vec![format!("{id} {} open paid {total}", number.as_str().unwrap())]);
+    assert_eq!(strings(&env.db(), &format!("SELECT status FROM invoices WHERE id = '{id}'")), vec!["paid"]);
+}
+
+/// Rebuilds an object with its keys reversed and its timestamps spelled with `+00:00` and
+/// fractional zeros.
+fn respell(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut reversed = Map::new();
+            for (key, item) in map.iter().rev() {
+                reversed.insert(key.clone(), respell(item));
+            }
+            Value::Object(reversed)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(respell).collect()),
+        Value::String(text) if text.ends_with('Z') && text.len() == 20 => {
+            Value::String(format!("{}.000+00:00", &text[..19]))
+        }
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respelled_data_no_history() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let before = snapshot(&env.db());
+    let history_before = history_rows(&env);
+    env.fake.with_world(|world| {
+        world.account = respell(&world.account);
+        for list in [&mut world.ssh_keys, &mut world.services, &mut world.invoices, &mut world.payment_methods] {
+            *list = list.iter().map(respell).collect();
+        }
+        world.domains = world.domains.iter().map(respell).collect();
+        world.tickets = world.tickets.iter().map(respell).collect();
+        for records in world.records.values_mut() {
+            *records = records.iter().map(respell).collect();
+        }
+    });
+
+    env.sync(&["--full"]).await.assert_success();
+
+    assert_eq!(history_rows(&env), history_before);
+    assert_eq!(snapshot(&env.db()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_field_one_update_each() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let services = env.fake.with_world(|world| {
+        for service in &mut world.services {
+            service["maintenanceWindow"] = json!("sun 02:00");
+        }
+        world.services.len() as i64
+    });
+
+    env.sync(&["--full"]).await.assert_success();
+
+    let db = env.db();
+    assert_eq!(count(&db, "SELECT count(*) FROM history WHERE run_id = 2"), services);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM history WHERE run_id = 2 AND entity = 'services' AND op = 'update'
+                    AND changed_fields = '[\"maintenanceWindow\"]'"
+        ),
+        services
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM services WHERE json_extract(raw_json, '$.maintenanceWindow') = 'sun 02:00'"),
+        services
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_while_paging_not_deleted() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let ids = ticket_ids(&env);
+    let first_on_page_one = ids[0].clone();
+    env.fake.after_request("/v1/tickets", Some(1), move |world| {
+        world.tickets.retain(|ticket| ticket["id"] != first_on_page_one.as_str());
+    });
+
+    let run = env.sync(&["--full", "--only", "tickets", "--per-page", "5"]).await;
+
+    run.assert_success();
+    let db = env.db();
+    let remaining = ticket_ids(&env);
+    for id in &remaining {
+        let deleted = count(&db, &format!("SELECT count(*) FROM tickets WHERE id = '{id}' AND deleted_at IS NOT NULL"));
+        assert_eq!(deleted, 0, "{id} exists but was marked deleted");
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM history WHERE run_id = 2 AND op = 'delete'"), 0);
+
+    // The next listing is stable again and records the real deletion.
+    env.sync(&["--full", "--only", "tickets", "--per-page", "5"]).await.assert_success();
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM tickets WHERE id = '{}' AND deleted_at IS NOT NULL", ids[0])),
+        1
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets WHERE deleted_at IS NULL") as usize, remaining.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserted_while_paging_no_duplicate() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.after_request("/v1/tickets", Some(1), |world| {
+        world.tickets.push(json!({
+            "id": "tkt_new_head",
+            "subject": "Inserted while paging",
+            "status": "open",
+            "priority": "normal",
+            "createdAt": "2026-12-03T00:00:00Z",
+            "updatedAt": "2026-12-03T00:00:00Z"
+        }));
+    });
+
+    let run = env.sync(&["--full", "--only", "tickets", "--per-page", "5"]).await;
+
+    run.assert_success();
+    let db = env.db();
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets WHERE id = 'tkt_new_head'"), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets WHERE deleted_at IS NOT NULL"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM history WHERE run_id = 2 AND op = 'insert'"), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets") as usize, ticket_ids(&env).len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_page_infers_no_deletion() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| world.tickets.truncate(3));
+    env.fake.add_fault(Fault::status("/v1/tickets", 500).with_page(2));
+
+    let run = env.sync(&["--full", "--only", "tickets", "--per-page", "2", "--max-attempts", "1"]).await;
+
+    assert_eq!(run.code, 1);
+    let db = env.db();
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets WHERE deleted_at IS NOT NULL"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM history WHERE op = 'delete'"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_deleted_with_records_then_restored() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let (domain, records) = env.fake.with_world(|world| {
+        let records = world.records("example.com").to_vec();
+        (world.remove_domain("example.com").unwrap(), records)
+    });
+
+    env.sync(&[]).await.assert_success();
+
+    let db = env.db();
+    assert_eq!(
+        strings(&db, "SELECT count(*) || '' FROM domains WHERE name = 'example.com' AND deleted_at IS NOT NULL"),
+        vec!["1"]
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM dns_records WHERE domain_id = 'dom_01JRXYZ' AND deleted_at IS NOT NULL"),
+        3
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_record_changes WHERE run_id = 2 AND operation = 'delete'"), 3);
+
+    env.fake.with_world(|world| {
+        world.domains.push(domain);
+        world.records.insert("example.com".to_string(), records);
+    });
+    env.sync(&[]).await.assert_success();
+
+    assert_eq!(count(&db, "SELECT count(*) FROM domains WHERE deleted_at IS NOT NULL"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_records WHERE deleted_at IS NOT NULL"), 0);
+    assert_eq!(strings(&db, "SELECT op FROM history WHERE run_id = 3 AND entity = 'domains'"), vec!["restore"]);
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_record_changes WHERE run_id = 3 AND operation = 'restore'"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_deleted_restored_relabelled() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let service = env.fake.with_world(|world| world.remove_service("svc_01HY7M3ABCXYZ").unwrap());
+
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| {
+        let mut service = service;
+        service["label"] = json!("prod-web-renamed");
+        world.services.push(service);
+    });
+    env.sync(&[]).await.assert_success();
+
+    let db = env.db();
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT run_id || ' ' || op || ' ' || coalesce(changed_fields, '-') FROM history
+                      WHERE entity = 'services' AND entity_id = 'svc_01HY7M3ABCXYZ' ORDER BY id"
+        ),
+        vec!["1 insert -", "2 delete -", r#"3 restore ["label"]"#]
+    );
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT label || ' ' || coalesce(deleted_at, 'live') FROM services WHERE id = 'svc_01HY7M3ABCXYZ'"
+        ),
+        vec!["prod-web-renamed live"]
+    );
+    assert_eq!(
+        strings(&db, "SELECT label FROM service_versions WHERE id = 'svc_01HY7M3ABCXYZ' ORDER BY valid_from"),
+        vec!["prod-web-01", "prod-web-renamed"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_incremental_run_is_cheap() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let full_requests = env.fake.requests().len();
+    let before = snapshot(&env.db());
+    let history_before = history_rows(&env);
+    env.fake.clear_requests();
+
+    let run = env.sync(&[]).await;
+
+    run.assert_success();
+    assert!(run.stdout.contains("(incremental)"), "{}", run.stdout);
+    assert_eq!(history_rows(&env), history_before);
+    assert_eq!(snapshot(&env.db()), before);
+    let incremental_requests = env.fake.requests();
+    assert!(incremental_requests.len() < full_requests, "{} >= {full_requests}", incremental_requests.len());
+    assert!(incremental_requests.iter().all(|request| !request.path.starts_with("/v1/services/")));
+    assert!(incremental_requests.iter().any(|request| request.status == 304));
+    let records = incremental_requests.iter().find(|r| r.path == "/v1/domains/example.com/records").unwrap();
+    assert!(records.header("if-none-match").is_some());
+    assert_eq!(records.status, 304);
+    assert_eq!(
+        count(
+            &env.db(),
+            "SELECT sum(inserted + updated + deleted + restored) FROM sync_run_resources WHERE run_id = 2"
+        ),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_stop_after_mark() {
+    let env = Env::start().await;
+    env.sync(&["--per-page", "5"]).await.assert_success();
+    env.fake.clear_requests();
+
+    env.sync(&["--per-page", "5", "--only", "tickets"]).await.assert_success();
+
+    assert_eq!(env.requests_to("/v1/tickets"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_sharing_mark_not_lost() {
+    let env = Env::start().await;
+    let ids = ticket_ids(&env);
+    let (first, second) = (ids[ids.len() - 1].clone(), ids[ids.len() - 2].clone());
+    let mark = "2026-12-03T12:00:00Z";
+    env.fake.with_world(|world| world.ticket_mut(&first).unwrap()["updatedAt"] = json!(mark));
+    env.sync(&["--per-page", "5"]).await.assert_success();
+    assert_eq!(strings(&env.db(), "SELECT high_water FROM sync_state WHERE resource = 'tickets'"), vec![mark]);
+
+    env.fake.with_world(|world| {
+        let ticket = world.ticket_mut(&second).unwrap();
+        ticket["updatedAt"] = json!(mark);
+        ticket["status"] = json!("closed");
+    });
+    let run = env.sync(&["--per-page", "5", "--only", "tickets"]).await;
+
+    run.assert_success();
+    let db = env.db();
+    assert_eq!(strings(&db, &format!("SELECT status FROM tickets WHERE id = '{second}'")), vec!["closed"]);
+    assert_eq!(count(&db, "SELECT count(*) FROM history WHERE run_id = 2"), 1);
+    assert_eq!(
+        strings(&db, "SELECT mode FROM sync_run_resources WHERE run_id = 2 AND resource = 'tickets'"),
+        vec!["incremental"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_other_resource_untouched() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| world.remove_domain("example.com"));
+
+    env.sync(&["--only", "tickets", "--full"]).await.assert_success();
+
+    assert_eq!(count(&env.db(), "SELECT count(*) FROM domains WHERE deleted_at IS NOT NULL"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_column_changes_nothing() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let history_before = history_rows(&env);
+    env.db().execute_batch("ALTER TABLE services ADD COLUMN backup_policy TEXT;").unwrap();
+
+    env.sync(&["--full"]).await.assert_success();
+
+    assert_eq!(history_rows(&env), history_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_every_forces_full() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+
+    let run = env.sync(&["--full-every", "0s"]).await;
+
+    run.assert_success();
+    assert!(run.stdout.contains("(full)"), "{}", run.stdout);
+    assert!(env.requests_to("/v1/services/svc_01HY7M3ABCXYZ") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_marks() {
+    let env = Env::with_config(FakeConfig::default()).await;
+    env.sync(&[]).await.assert_success();
+    env.sync(&[]).await.assert_success();
+
+    let run = omega(&["status", "--db", env.db.to_str().unwrap()], &[]).await;
+
+    run.assert_success();
+    assert!(run.stdout.contains("resources:"), "{}", run.stdout);
+    let tickets = run.stdout.lines().find(|line| line.trim_start().starts_with("tickets ")).expect("a tickets line");
+    let mark = strings(&env.db(), "SELECT high_water FROM sync_state WHERE resource = 'tickets'").remove(0);
+    assert!(tickets.contains(&mark), "{tickets}");
+    let full = strings(&env.db(), "SELECT last_full_at FROM sync_state WHERE resource = 'tickets'").remove(0);
+    assert!(tickets.contains(&full), "{tickets}");
+}
