@@ -105,6 +105,9 @@ impl Lister<'_> {
             Ok(listing) => listing,
             Err(error) => {
                 self.record_error(error);
+                if self.mode == Mode::Full || self.resource.incremental == Incremental::Never {
+                    self.warn(format!("no deletions inferred for {} because the listing failed", self.scope_name()));
+                }
                 Listing::default()
             }
         }

@@ -241,6 +241,7 @@ async fn failing_page_infers_no_deletion() {
     let run = env.sync(&["--full", "--only", "tickets", "--per-page", "2", "--max-attempts", "1"]).await;
 
     assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no deletions inferred for tickets because the listing failed"), "{}", run.stderr);
     let db = env.db();
     assert_eq!(count(&db, "SELECT count(*) FROM tickets WHERE deleted_at IS NOT NULL"), 0);
     assert_eq!(count(&db, "SELECT count(*) FROM history WHERE op = 'delete'"), 0);
@@ -356,6 +357,25 @@ async fn tickets_stop_after_mark() {
     env.sync(&["--per-page", "5", "--only", "tickets"]).await.assert_success();
 
     assert_eq!(env.requests_to("/v1/tickets"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_stop_at_settled_tail() {
+    let env = Env::start().await;
+    let invoices = env.fake.with_world(|world| {
+        for (index, invoice) in world.invoices.iter_mut().enumerate() {
+            invoice["status"] = json!(if index < 3 { "open" } else { "paid" });
+        }
+        world.invoices.len()
+    });
+    assert!(invoices > 10, "the stop must save pages");
+    env.sync(&["--per-page", "5"]).await.assert_success();
+    env.fake.clear_requests();
+
+    env.sync(&["--per-page", "5", "--only", "invoices"]).await.assert_success();
+
+    // Page 1 holds the three newest invoices, which may still change, so page 2 is read too.
+    assert_eq!(env.requests_to("/v1/billing/invoices"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
