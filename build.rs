@@ -1,6 +1,7 @@
-//! Rebuilds the crate when a migration changes: refinery embeds `migrations/` at compile time,
-//! and cargo does not see files that are read by a macro.
+//! Rebuilds the crate when a migration or a report changes: `migrations/` and `queries/` are
+//! embedded at compile time by macros, and cargo does not see files that a macro reads.
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=queries");
 }

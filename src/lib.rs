@@ -6,6 +6,7 @@
 //! - [`api`]: the HTTP client (authentication, retries, size limits, error messages);
 //! - [`archive`]: the SQLite store (migrations, upserts, sync run records);
 //! - [`sync`]: the resource descriptors and the engine that walks them;
+//! - [`report`]: SQL reports, read-only queries and CSV export over the archive;
 //! - [`fake`]: an in-process imitation of the Omega API for tests and the demo;
 //! - [`cli`]: the command-line layer, one module per subcommand.
 
@@ -13,4 +14,5 @@ pub mod api;
 pub mod archive;
 pub mod cli;
 pub mod fake;
+pub mod report;
 pub mod sync;

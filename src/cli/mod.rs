@@ -3,7 +3,11 @@
 
 mod api_args;
 mod demo;
+mod export;
 mod fake_api;
+mod output_args;
+mod query;
+mod report;
 mod status;
 mod sync;
 
@@ -62,6 +66,12 @@ enum Command {
     Sync(sync::Args),
     /// Show the archive's path, its last runs and its row counts.
     Status(status::Args),
+    /// List and run the SQL reports.
+    Report(report::Args),
+    /// Run one read-only SQL statement against the archive.
+    Query(query::Args),
+    /// Write every table and view as a CSV file.
+    Export(export::Args),
     /// Sync the built-in fake API into ./omega-demo.db and show what was archived.
     Demo(demo::Args),
     /// Serve the fake Omega API on a loopback address, for trying the tool by hand.
@@ -91,18 +101,34 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Sync(args) => sync::run(args, quiet).await,
             Command::Status(args) => status::run(args),
+            Command::Report(args) => report::run(args),
+            Command::Query(args) => query::run(args),
+            Command::Export(args) => export::run(args),
             Command::Demo(args) => demo::run(args, quiet).await,
             Command::FakeApi(args) => fake_api::run(args).await,
         }
     });
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(error) if is_broken_pipe(&error) => {
+            // The reader of stdout went away (`omega-sync report run ... | head`): not an error.
+            ExitCode::from(exit::SUCCESS)
+        }
         Err(error) => {
             print_error(&error);
             let code = if error.is::<UsageError>() { exit::USAGE } else { exit::FAILURE };
             ExitCode::from(code)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 /// Prints an error and its causes, one per line, the way cargo does.

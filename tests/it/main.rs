@@ -5,6 +5,7 @@ mod cli;
 mod faults;
 mod full_sync;
 mod history;
+mod output;
 mod paging;
 mod security;
 mod support;
