@@ -12,7 +12,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::error::{ApiError, is_retryable_status, message_from_body, shorten};
+use super::error::{ApiError, message_from_body, shorten};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::secret::ApiKey;
 
@@ -53,6 +53,12 @@ pub fn validate_base_url(text: &str) -> anyhow::Result<Url> {
         .with_context(|| format!("invalid API URL {text:?}; expected something like https://api.example.com"))?;
     if url.host_str().is_none() {
         bail!("invalid API URL {text:?}: it names no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!("invalid API URL: it contains a user name or password; the API key goes in OMEGA_API_KEY instead");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("invalid API URL {text:?}: remove the query string or fragment; give only scheme, host, port and path");
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -310,21 +316,24 @@ impl Client {
             return Ok(JsonResponse { status, body: Value::Null, headers });
         }
         if !(200..300).contains(&status) {
-            let message = message_from_body(&bytes);
-            return Err(ApiError::Status {
-                method: method.to_string(),
-                path: target.to_string(),
-                status,
-                message: if is_retryable_status(status) || !message.is_empty() {
-                    message
-                } else {
-                    "no message".to_string()
-                },
-            }
-            .into());
+            let message = self.redact(&message_from_body(&bytes));
+            let message = if message.is_empty() { "no message".to_string() } else { message };
+            return Err(
+                ApiError::Status { method: method.to_string(), path: target.to_string(), status, message }.into()
+            );
         }
-        let body = decode_json(&headers, &bytes, method, target)?;
+        let body = decode_json(&headers, &bytes, method, target).map_err(|error| match error {
+            ApiError::Malformed { method, path, detail } => {
+                ApiError::Malformed { method, path, detail: self.redact(&detail) }
+            }
+            other => other,
+        })?;
         Ok(JsonResponse { status, body, headers })
+    }
+
+    /// Removes the API key from text the server sent, in case an error page echoes the request.
+    fn redact(&self, text: &str) -> String {
+        text.replace(self.api_key.expose(), "[redacted]")
     }
 
     fn authorization(&self) -> HeaderValue {
@@ -369,8 +378,14 @@ impl Client {
             .concurrency
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| (current > 1).then(|| current - 1));
         if let Ok(previous) = lowered {
-            // Forgetting a permit shrinks the pool once a request in flight returns it.
-            self.in_flight.forget_permits(1);
+            // `forget_permits` only removes free permits, and every permit may be in use, so a
+            // task takes the next permit returned and never gives it back.
+            let in_flight = self.in_flight.clone();
+            tokio::spawn(async move {
+                if let Ok(permit) = in_flight.acquire_owned().await {
+                    permit.forget();
+                }
+            });
             tracing::info!(from = previous, to = previous - 1, "lowering concurrency after HTTP 429");
         }
     }
@@ -413,6 +428,16 @@ fn transport_error(method: &Method, target: &str, error: reqwest::Error) -> ApiE
         cause.push_str(&inner.to_string());
         source = inner.source();
     }
+    if cause.contains("InvalidContentType") || cause.contains("corrupt message") {
+        // rustls reports plain HTTP where it expected a TLS record this way.
+        return ApiError::Malformed {
+            method: method.to_string(),
+            path: target.to_string(),
+            detail: format!(
+                "{cause}; the server does not seem to speak TLS: use http:// for a loopback test server, https:// otherwise"
+            ),
+        };
+    }
     ApiError::Transport { method: method.to_string(), path: target.to_string(), cause, timed_out }
 }
 
@@ -429,6 +454,15 @@ fn decode_json(headers: &HeaderMap, bytes: &[u8], method: &Method, target: &str)
         )));
     }
     serde_json::from_slice(bytes).map_err(|error| {
+        if error.classify() == serde_json::error::Category::Eof {
+            // A body cut short is usually a connection that broke, which another attempt can fix.
+            return ApiError::Transport {
+                method: method.to_string(),
+                path: target.to_string(),
+                cause: format!("invalid JSON: the body ends early ({error}); the response was cut short"),
+                timed_out: false,
+            };
+        }
         let start = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
         malformed(format!("invalid JSON ({error}); the body starts with {:?}", shorten(&start, 120)))
     })
@@ -458,6 +492,26 @@ mod tests {
         assert!(validate_base_url("http://10.0.0.1").is_err());
         assert!(validate_base_url("ftp://127.0.0.1").is_err());
         assert!(validate_base_url("not a url").is_err());
+        assert!(validate_base_url("https://user:secret@api.example.com").is_err());
+        assert!(validate_base_url("https://api.example.com/?x=1").is_err());
+        assert!(validate_base_url("https://api.example.com/#top").is_err());
+    }
+
+    #[tokio::test]
+    async fn rate_limit_lowers_busy_pool() {
+        let url = Url::parse("http://127.0.0.1:9").unwrap();
+        let mut config = ClientConfig::new(url, ApiKey::new("k").unwrap());
+        config.concurrency = 2;
+        let client = Client::new(config).unwrap();
+        let held = client.in_flight.clone().acquire_many_owned(2).await.unwrap();
+
+        client.lower_concurrency();
+        drop(held);
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        assert_eq!(client.concurrency(), 1);
+        assert_eq!(client.in_flight.available_permits(), 1);
     }
 
     #[test]

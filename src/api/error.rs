@@ -73,7 +73,7 @@ pub fn message_from_body(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
         for field in ["message", "error"] {
             if let Some(text) = value.get(field).and_then(|v| v.as_str()) {
-                return text.to_string();
+                return shorten(text.trim(), 300);
             }
         }
     }
@@ -128,6 +128,13 @@ mod tests {
         let page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>";
 
         assert_eq!(message_from_body(page), "502 Bad Gateway 502 Bad Gateway");
+    }
+
+    #[test]
+    fn long_json_message_is_cut() {
+        let body = serde_json::json!({"message": "m".repeat(100_000)}).to_string();
+
+        assert_eq!(message_from_body(body.as_bytes()).chars().count(), 301);
     }
 
     #[test]

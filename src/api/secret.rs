@@ -32,6 +32,8 @@ impl ApiKey {
         let text =
             fs::read_to_string(path).with_context(|| format!("failed to read the API key file {}", path.display()))?;
         warn_if_shared(path);
+        // Editors on some systems start UTF-8 files with a byte order mark; it is not part of the key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let first_line = text.lines().next().unwrap_or("");
         ApiKey::new(first_line).with_context(|| format!("invalid API key file {}", path.display()))
     }
@@ -113,6 +115,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         fs::write(&path, "abc123\nsecond line\n").unwrap();
+
+        assert_eq!(ApiKey::from_file(&path).unwrap().expose(), "abc123");
+    }
+
+    #[test]
+    fn key_file_byte_order_mark_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        fs::write(&path, "\u{feff}abc123\r\n").unwrap();
 
         assert_eq!(ApiKey::from_file(&path).unwrap().expose(), "abc123");
     }

@@ -53,9 +53,14 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     create_private_file(path)?;
     let mut connection =
         Connection::open(path).with_context(|| format!("failed to open the archive {}", path.display()))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    check_is_archive(&connection, path)?;
     configure(&connection).with_context(|| {
         format!("failed to open the archive {}; is it an omega-sync SQLite database?", path.display())
     })?;
+    // Write transactions take the write lock when they begin, so a second writer waits for the
+    // busy timeout instead of failing midway with "database is locked".
+    connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     embedded::migrations::runner()
         .run(&mut connection)
         .with_context(|| format!("failed to migrate the archive {}", path.display()))?;
@@ -71,14 +76,43 @@ pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_context(|| format!("failed to open the archive {} read-only", path.display()))?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).with_context(|| {
-        format!("failed to read the archive {}; is it an omega-sync SQLite database?", path.display())
-    })?;
+    check_is_archive(&connection, path)?;
+    if !has_table(&connection, "refinery_schema_history")? {
+        anyhow::bail!(
+            "{} is an empty database, not an omega-sync archive yet; run `omega-sync sync` first",
+            path.display()
+        );
+    }
     Ok(connection)
 }
 
+/// Rejects a file that is not SQLite, or a SQLite database that holds tables but is not an
+/// omega-sync archive, so a wrong `--db` never changes someone else's database.
+fn check_is_archive(connection: &Connection, path: &Path) -> anyhow::Result<()> {
+    let tables: i64 = connection
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'", [], |row| row.get(0))
+        .with_context(|| {
+            format!("failed to read the archive {}; is it an omega-sync SQLite database?", path.display())
+        })?;
+    if tables > 0 && !has_table(connection, "refinery_schema_history")? {
+        anyhow::bail!(
+            "{} is a SQLite database but not an omega-sync archive (it has no migration history); \
+             pass --db with another path",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn has_table(connection: &Connection, name: &str) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
+        [name],
+        |row| row.get(0),
+    )
+}
+
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
-    connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;

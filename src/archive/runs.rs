@@ -49,9 +49,16 @@ pub struct ResourceRun {
     pub duration_ms: u64,
     /// Every error met, in order; the first one decides the status.
     pub errors: Vec<String>,
-    /// Problems that did not stop the listing, such as a short listing.
+    /// Problems that did not stop the listing, such as a short listing; the first
+    /// [`MAX_KEPT_WARNINGS`] of them.
     pub warnings: Vec<String>,
+    /// Every warning met, kept or not.
+    pub warning_count: u64,
 }
+
+/// Warnings kept per resource and run; the rest are counted, so a bad field in every item of
+/// a large listing cannot flood the log or `sync_run_resources.error`.
+pub const MAX_KEPT_WARNINGS: usize = 20;
 
 impl ResourceRun {
     pub fn status(&self) -> RunStatus {
@@ -64,9 +71,23 @@ impl ResourceRun {
         }
     }
 
+    /// Records a warning and returns whether it was kept (and so should be logged).
+    pub fn warn(&mut self, warning: String) -> bool {
+        self.warning_count += 1;
+        let kept = self.warnings.len() < MAX_KEPT_WARNINGS;
+        if kept {
+            self.warnings.push(warning);
+        }
+        kept
+    }
+
     /// Joins errors and warnings into the text stored in `sync_run_resources.error`.
     pub fn message(&self) -> Option<String> {
-        let all: Vec<&str> = self.errors.iter().chain(&self.warnings).map(String::as_str).collect();
+        let mut all: Vec<String> = self.errors.iter().chain(&self.warnings).cloned().collect();
+        let dropped = self.warning_count.saturating_sub(self.warnings.len() as u64);
+        if dropped > 0 {
+            all.push(format!("and {dropped} more warnings"));
+        }
         (!all.is_empty()).then(|| all.join("; "))
     }
 }

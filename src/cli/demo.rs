@@ -32,7 +32,7 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     let config = FakeConfig::default();
     let key = ApiKey::new(config.api_key.clone())?;
     let fake = FakeApi::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-    println!("fake Omega API listening on {}", fake.base_url());
+    outln!("fake Omega API listening on {}", fake.base_url());
 
     let api = ApiArgs {
         api_url: fake.base_url(),
@@ -46,23 +46,23 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     let client = api.client_with_key(validate_base_url(&fake.base_url())?, key)?;
     let report = sync_into(client, &args.db, SyncOptions::default(), !quiet).await?;
     fake.shutdown().await;
-    println!("{}", report.summary_line());
+    super::sync::report_outcome(&report)?;
 
     let connection = archive::open_read_only(&args.db)?;
-    println!("\narchived into {}:", args.db.display());
+    outln!("\narchived into {}:", args.db.display());
     for (table, count) in archive::table_counts(&connection)? {
-        println!("  {table:<20} {count:>6}");
+        outln!("  {table:<20} {count:>6}");
     }
     let db = shell_quote(&args.db.display().to_string());
-    println!("\ntry:");
-    println!(
+    outln!("\ntry:");
+    outln!(
         "  sqlite3 {db} 'select number, status, total_cents, currency from invoices order by issued_at desc limit 5'"
     );
-    println!(
+    outln!(
         "  sqlite3 {db} 'select d.name, r.type, r.name, r.value, r.ttl from dns_records r join domains d on d.id = r.domain_id order by 1, 3'"
     );
-    println!("  sqlite3 {db} 'select label, region, tier, vcpu, ram_gb, status from services order by label'");
-    Ok(exit_code(report.status))
+    outln!("  sqlite3 {db} 'select label, region, tier, vcpu, ram_gb, status from services order by label'");
+    Ok(exit_code(&report))
 }
 
 /// Quotes a path for a POSIX shell when it needs quoting.

@@ -21,7 +21,7 @@ pub struct Args {
     pub excel: bool,
 
     /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
-    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 }
 
@@ -41,6 +41,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     for (file, rows) in &written {
         tracing::info!(rows, "wrote {}", file.display());
     }
-    println!("exported {} files to {}", written.len(), args.output.display());
+    outln!("exported {} files to {}", written.len(), args.output.display());
     Ok(exit::SUCCESS)
 }

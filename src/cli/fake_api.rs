@@ -53,9 +53,9 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     let key = config.api_key.clone();
     let fake =
         FakeApi::start(config, args.listen).await.with_context(|| format!("failed to listen on {}", args.listen))?;
-    println!("fake Omega API listening on {}", fake.base_url());
-    println!("try: OMEGA_API_KEY={key} omega-sync sync --api-url {} --db fake.db", fake.base_url());
-    println!("press Ctrl-C to stop");
+    outln!("fake Omega API listening on {}", fake.base_url());
+    outln!("try: OMEGA_API_KEY={key} omega-sync sync --api-url {} --db fake.db", fake.base_url());
+    outln!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
     fake.shutdown().await;
     Ok(exit::SUCCESS)

@@ -1,6 +1,17 @@
 //! The command-line layer: argument parsing, logging setup and exit codes. Each subcommand is a
 //! module with its `Args` and a `run` that calls library code.
 
+/// Writes a line to stdout like `println!`, but returns the error instead of panicking, so a
+/// closed pipe (`omega-sync status | head`) ends the command quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        {
+            use std::io::Write as _;
+            writeln!(std::io::stdout().lock(), $($arg)*)?
+        }
+    };
+}
+
 mod api_args;
 mod demo;
 mod export;
@@ -125,9 +136,9 @@ pub fn main() -> ExitCode {
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<csv::Error>()
-                .is_some_and(|csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe),
+            )
     })
 }
 

@@ -13,7 +13,7 @@ pub struct Args {
     pub sql: String,
 
     /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
-    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     #[command(flatten)]

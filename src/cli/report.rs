@@ -39,7 +39,7 @@ pub struct RunArgs {
     pub params: Vec<String>,
 
     /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
-    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     #[command(flatten)]
@@ -51,13 +51,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         ReportCommand::List => {
             for report in reports.values() {
-                println!("{:<28} {}", report.name, report.title);
-                println!("{:<28} {}", "", report.description);
+                outln!("{:<28} {}", report.name, report.title);
+                outln!("{:<28} {}", "", report.description);
                 for param in &report.params {
-                    println!("{:<28}   --param {}=<{}>  {}", "", param.name, param.kind.as_str(), param.description);
+                    outln!("{:<28}   --param {}=<{}>  {}", "", param.name, param.kind.as_str(), param.description);
                 }
                 if report.origin != "built-in" {
-                    println!("{:<28}   from {}", "", report.origin);
+                    outln!("{:<28}   from {}", "", report.origin);
                 }
             }
             Ok(exit::SUCCESS)
@@ -65,9 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ReportCommand::Run(run) => {
             let Some(report) = reports.get(&run.name) else {
                 let names: Vec<&str> = reports.keys().map(String::as_str).collect();
-                return Err(UsageError(anyhow!("unknown report {:?}; available reports: {}", run.name, names.join(", "))).into());
+                return Err(UsageError(anyhow!(
+                    "unknown report {:?}; available reports: {}",
+                    run.name,
+                    names.join(", ")
+                ))
+                .into());
             };
-            let given = run.params.iter().map(|text| report::parse_assignment(text)).collect::<anyhow::Result<Vec<_>>>();
+            let given =
+                run.params.iter().map(|text| report::parse_assignment(text)).collect::<anyhow::Result<Vec<_>>>();
             let values = report::bind_values(report, &given.map_err(UsageError)?).map_err(UsageError)?;
             let options = run.output.options()?;
             let path = run.db.unwrap_or_else(archive::default_path);

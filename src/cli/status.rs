@@ -10,7 +10,7 @@ use crate::archive;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
-    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// How many recent runs to show.
@@ -20,7 +20,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let path = args.db.unwrap_or_else(archive::default_path);
-    println!("archive: {}", path.display());
+    outln!("archive: {}", path.display());
     let connection = archive::open_read_only(&path)?;
     print_runs(&connection, args.runs)?;
     print_states(&connection)?;
@@ -47,16 +47,14 @@ fn print_runs(connection: &Connection, limit: u32) -> anyhow::Result<()> {
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    println!("\nlast runs:");
+    outln!("\nlast runs:");
     if runs.is_empty() {
-        println!("  none yet");
+        outln!("  none yet");
     }
     for (id, started, finished, status, mode, requests, retries, error) in runs {
-        println!(
-            "  #{id:<5} {started}  {finished}  {status:<10} {mode:<11} {requests:>6} requests {retries:>4} retries"
-        );
+        outln!("  #{id:<5} {started}  {finished}  {status:<10} {mode:<11} {requests:>6} requests {retries:>4} retries");
         if !error.is_empty() {
-            println!("         error: {error}");
+            outln!("         error: {error}");
         }
         print_resources(connection, id)?;
     }
@@ -73,7 +71,11 @@ fn print_resources(connection: &Connection, run_id: i64) -> anyhow::Result<()> {
     })?;
     for row in rows {
         let (resource, status, items, error) = row?;
-        println!("         {resource}: {status} after {items} items: {error}");
+        if error.is_empty() {
+            outln!("         {resource}: {status} after {items} items");
+        } else {
+            outln!("         {resource}: {status} after {items} items: {error}");
+        }
     }
     Ok(())
 }
@@ -96,25 +98,25 @@ fn print_states(connection: &Connection) -> anyhow::Result<()> {
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    println!("\nresources:                 last full listing          last incremental listing   high-water mark");
+    outln!("\nresources:                 last full listing          last incremental listing   high-water mark");
     if rows.is_empty() {
-        println!("  none listed yet");
+        outln!("  none listed yet");
     }
     let mut account = String::new();
     for (account_id, resource, full, incremental, mark) in rows {
         if account_id != account {
-            println!("  account {account_id}");
+            outln!("  account {account_id}");
             account = account_id;
         }
-        println!("    {resource:<22} {full:<26} {incremental:<26} {mark}");
+        outln!("    {resource:<22} {full:<26} {incremental:<26} {mark}");
     }
     Ok(())
 }
 
 fn print_counts(connection: &Connection) -> anyhow::Result<()> {
-    println!("\nrows:");
+    outln!("\nrows:");
     for (table, count) in archive::table_counts(connection)? {
-        println!("  {table:<20} {count:>8}");
+        outln!("  {table:<20} {count:>8}");
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::sync::{self as engine, Progress, SyncOptions, resources};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The archive file. Default: OMEGA_SYNC_DB, else omega.db in the platform data directory.
-    #[arg(long, env = archive::DB_ENV, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     #[command(flatten)]
@@ -47,8 +47,23 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     let client = args.api.client()?;
     let path = args.db.unwrap_or_else(archive::default_path);
     let report = sync_into(client, &path, options, !quiet).await?;
-    println!("{}", report.summary_line());
-    Ok(exit_code(report.status))
+    report_outcome(&report)?;
+    Ok(exit_code(&report))
+}
+
+/// Prints the summary line on stdout, and on stderr one error line per resource that was not
+/// stored in full, so `-q` in cron still mails every failure.
+pub fn report_outcome(report: &engine::SyncReport) -> anyhow::Result<()> {
+    let at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    outln!("{at} {}", report.summary_line());
+    for figures in &report.resources {
+        if figures.status() == RunStatus::Succeeded {
+            continue;
+        }
+        let message = figures.message().unwrap_or_default();
+        tracing::error!("{} {}: {message}", figures.resource, figures.status().as_str());
+    }
+    Ok(())
 }
 
 /// Opens the archive at `path` and runs one sync into it.
@@ -63,8 +78,11 @@ pub async fn sync_into(
     engine::sync(client, connection, options, Progress::new(show_progress)).await
 }
 
-pub fn exit_code(status: RunStatus) -> u8 {
-    match status {
+pub fn exit_code(report: &engine::SyncReport) -> u8 {
+    if report.key_rejected {
+        return exit::USAGE;
+    }
+    match report.status {
         RunStatus::Succeeded => exit::SUCCESS,
         _ => exit::FAILURE,
     }
@@ -78,6 +96,9 @@ fn select(only: &[String]) -> anyhow::Result<Vec<&'static resources::Resource>> 
     let mut selected = Vec::new();
     for name in only {
         let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
         if name == resources::ACCOUNT.name {
             // The account is fetched on every run; naming it adds nothing.
             continue;

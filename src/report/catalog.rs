@@ -159,7 +159,11 @@ mod tests {
         assert_eq!(report.description, "A demo.");
         assert_eq!(
             report.params,
-            vec![Param { name: "since".into(), kind: ParamType::Date, description: "First day (default: all time).".into() }]
+            vec![Param {
+                name: "since".into(),
+                kind: ParamType::Date,
+                description: "First day (default: all time).".into()
+            }]
         );
     }
 

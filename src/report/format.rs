@@ -105,11 +105,8 @@ impl<'a> Sink<'a> {
                 *first = false;
             }
             Sink::Table { columns, rows, .. } => {
-                let cells = values
-                    .iter()
-                    .zip(columns.iter())
-                    .map(|(value, column)| table_cell(*value, column))
-                    .collect();
+                let cells =
+                    values.iter().zip(columns.iter()).map(|(value, column)| table_cell(*value, column)).collect();
                 rows.push(cells);
             }
         }

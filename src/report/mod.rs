@@ -45,7 +45,9 @@ fn convert(param: &Param, text: &str) -> anyhow::Result<SqlValue> {
             .map_err(|_| anyhow::anyhow!("invalid value {text:?} for parameter {name}: expected a whole number")),
         ParamType::Date => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
             .map(|date| SqlValue::Text(date.format("%Y-%m-%d").to_string()))
-            .map_err(|_| anyhow::anyhow!("invalid value {text:?} for parameter {name}: expected a date such as 2026-04-01")),
+            .map_err(|_| {
+                anyhow::anyhow!("invalid value {text:?} for parameter {name}: expected a date such as 2026-04-01")
+            }),
         ParamType::Timestamp => {
             if let Some(normalized) = crate::archive::normalize_timestamp(text) {
                 return Ok(SqlValue::Text(normalized));
@@ -105,7 +107,12 @@ pub fn run_report(
 }
 
 /// Runs one ad hoc statement, which must only read, and writes its rows.
-pub fn run_query(connection: &Connection, sql: &str, options: FormatOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
+pub fn run_query(
+    connection: &Connection,
+    sql: &str,
+    options: FormatOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
     let mut statement = match connection.prepare(sql) {
         Ok(statement) => statement,
         Err(rusqlite::Error::MultipleStatement) => {
@@ -114,7 +121,9 @@ pub fn run_query(connection: &Connection, sql: &str, options: FormatOptions, out
         Err(error) => return Err(error).context("invalid SQL"),
     };
     if !statement.readonly() {
-        bail!("the query would change the archive; `omega-sync query` runs read-only statements (SELECT, WITH, EXPLAIN)");
+        bail!(
+            "the query would change the archive; `omega-sync query` runs read-only statements (SELECT, WITH, EXPLAIN)"
+        );
     }
     if statement.parameter_count() > 0 {
         bail!("the query has parameters, which `omega-sync query` cannot set; write the values into the SQL");

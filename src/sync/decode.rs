@@ -31,8 +31,11 @@ pub struct DecodedItem {
     pub columns: Columns,
     /// The item's canonical JSON.
     pub raw: String,
-    /// Rows embedded in the item (invoice line items); `None` when the key is absent.
+    /// Rows embedded in the item (invoice line items); `None` for resources without any.
     pub embedded: Option<Vec<DecodedItem>>,
+    /// Fields whose value did not fit their column: the column got NULL and `raw` keeps the
+    /// value, so nothing is lost, but the typed row is not complete.
+    pub problems: Vec<String>,
 }
 
 /// Splits a list response into its items and its `meta`, if any.
@@ -67,7 +70,8 @@ fn parse_meta(meta: &Map<String, Value>) -> Result<Meta, String> {
     Ok(meta)
 }
 
-/// Decodes an item into its id, typed columns and canonical JSON.
+/// Decodes an item into its id, typed columns and canonical JSON. Fails only when the item is
+/// not an object or has no usable id, because such an item cannot be stored at all.
 ///
 /// With `fill_absent`, a field missing from the object is stored as NULL; without it the
 /// column is left out of the write, so the stored value stays (used where two endpoints fill one
@@ -81,28 +85,38 @@ pub fn decode_item(item: &Value, fields: &[Field], fill_absent: bool) -> Result<
         Some(other) => return Err(format!("field \"id\": expected a non-empty string, got {}", describe(other))),
         None => return Err("the object has no \"id\"".to_string()),
     };
-    let columns = decode_fields(object, fields, fill_absent).map_err(|error| format!("item {id:?}: {error}"))?;
-    Ok(DecodedItem { id, columns, raw: canonical_json(item), embedded: None })
+    let (columns, problems) = decode_fields(object, fields, fill_absent);
+    let problems = problems.into_iter().map(|problem| format!("item {id:?}: {problem}")).collect();
+    Ok(DecodedItem { id, columns, raw: canonical_json(item), embedded: None, problems })
 }
 
 /// Decodes an embedded child, which has no id of its own.
-pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, String), String> {
+pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<String>, String), String> {
     let Value::Object(object) = item else {
         return Err(format!("expected an object, got {}", describe(item)));
     };
-    Ok((decode_fields(object, fields, true)?, canonical_json(item)))
+    let (columns, problems) = decode_fields(object, fields, true);
+    Ok((columns, problems, canonical_json(item)))
 }
 
-fn decode_fields(object: &Map<String, Value>, fields: &[Field], fill_absent: bool) -> Result<Columns, String> {
+/// Decodes the typed columns. A value that does not fit its column becomes NULL and a problem.
+fn decode_fields(object: &Map<String, Value>, fields: &[Field], fill_absent: bool) -> (Columns, Vec<String>) {
     let mut columns = Vec::with_capacity(fields.len());
+    let mut problems = Vec::new();
     for field in fields {
         match lookup(object, field.json) {
-            Some(value) => columns.push((field.column, decode_value(value, field)?)),
+            Some(value) => match decode_value(value, field) {
+                Ok(decoded) => columns.push((field.column, decoded)),
+                Err(problem) => {
+                    problems.push(format!("{problem}; stored NULL in {} and kept the value in the JSON", field.column));
+                    columns.push((field.column, SqlValue::Null));
+                }
+            },
             None if fill_absent => columns.push((field.column, SqlValue::Null)),
             None => {}
         }
     }
-    Ok(columns)
+    (columns, problems)
 }
 
 /// Follows a dotted key (`specs.vcpu`) into nested objects.
@@ -126,7 +140,7 @@ fn decode_value(value: &Value, field: &Field) -> Result<SqlValue, String> {
     }
     match field.kind {
         Kind::Text => value.as_str().map(|text| SqlValue::Text(text.to_string())).ok_or_else(|| wrong("a string")),
-        Kind::Integer => value.as_i64().map(SqlValue::Integer).ok_or_else(|| wrong("an integer")),
+        Kind::Integer => integer_of(value).map(SqlValue::Integer).ok_or_else(|| wrong("an integer")),
         Kind::Bool => value.as_bool().map(|flag| SqlValue::Integer(flag.into())).ok_or_else(|| wrong("true or false")),
         Kind::Timestamp => {
             let text = value.as_str().ok_or_else(|| wrong("an RFC 3339 timestamp string"))?;
@@ -135,6 +149,15 @@ fn decode_value(value: &Value, field: &Field) -> Result<SqlValue, String> {
                 .ok_or_else(|| wrong("an RFC 3339 timestamp such as 2026-04-01T00:00:00Z"))
         }
     }
+}
+
+/// Reads an integer, accepting a float with no fractional part (`300.0`) as the same number.
+fn integer_of(value: &Value) -> Option<i64> {
+    if let Some(integer) = value.as_i64() {
+        return Some(integer);
+    }
+    let float = value.as_f64()?;
+    (float.fract() == 0.0 && float.abs() < 9.0e15).then_some(float as i64)
 }
 
 /// Describes a JSON value briefly for error messages, without dumping large documents.
@@ -210,12 +233,25 @@ mod tests {
     }
 
     #[test]
-    fn wrong_type_rejected() {
-        let record = json!({"id": "rec_1", "ttl": "300"});
-        let error = decode_item(&record, DNS_RECORDS.fields, true).unwrap_err();
+    fn wrong_type_stored_as_null() {
+        let record = json!({"id": "rec_1", "ttl": "300", "value": "x"});
+        let item = decode_item(&record, DNS_RECORDS.fields, true).unwrap();
 
-        assert!(error.contains("\"rec_1\""), "{error}");
-        assert!(error.contains("\"ttl\": expected an integer"), "{error}");
+        assert!(item.columns.contains(&("ttl", SqlValue::Null)));
+        assert!(item.columns.contains(&("value", SqlValue::Text("x".into()))));
+        assert_eq!(item.problems.len(), 1);
+        assert!(item.problems[0].contains("item \"rec_1\": field \"ttl\": expected an integer"), "{:?}", item.problems);
+        assert!(item.raw.contains("\"ttl\":\"300\""));
+    }
+
+    #[test]
+    fn integral_float_is_integer() {
+        let record = json!({"id": "rec_1", "ttl": 300.0, "priority": 1.5});
+        let item = decode_item(&record, DNS_RECORDS.fields, true).unwrap();
+
+        assert!(item.columns.contains(&("ttl", SqlValue::Integer(300))));
+        assert!(item.columns.contains(&("priority", SqlValue::Null)));
+        assert_eq!(item.problems.len(), 1);
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct SyncReport {
     pub duration: Duration,
     /// The reason the run failed as a whole, such as an account that could not be fetched.
     pub error: Option<String>,
+    /// The API rejected the key (HTTP 401 or 403 on the account): a configuration problem.
+    pub key_rejected: bool,
 }
 
 impl SyncReport {
@@ -72,7 +74,7 @@ impl SyncReport {
     pub fn summary_line(&self) -> String {
         let sum = |pick: fn(&ResourceRun) -> u64| self.resources.iter().map(pick).sum::<u64>();
         let mut line = format!(
-            "sync {} ({}): {} resources, {} items ({} inserted, {} updated, {} deleted, {} restored, {} unchanged), \
+            "sync {} ({}): {} resource(s), {} items ({} inserted, {} updated, {} deleted, {} restored, {} unchanged), \
              {} requests, {} retries, {:.1} s",
             self.status.as_str(),
             self.mode.as_str(),
@@ -123,7 +125,7 @@ pub async fn sync(
     let account = sync_account(&client, &writer, run_id).await;
     let (account_id, account_figures) = match account {
         Ok(result) => result,
-        Err(error) => {
+        Err((error, status)) => {
             let figures = ResourceRun {
                 resource: resources::ACCOUNT.name,
                 mode: "full",
@@ -131,9 +133,12 @@ pub async fn sync(
                 errors: vec![error.clone()],
                 ..Default::default()
             };
-            let error = format!("the account could not be fetched, so nothing else was synced: {error}");
-            let report =
+            let key_rejected = matches!(status, Some(401 | 403));
+            let hint = if key_rejected { "; check the API key in OMEGA_API_KEY or --api-key-file" } else { "" };
+            let error = format!("the account could not be fetched, so nothing else was synced: {error}{hint}");
+            let mut report =
                 finish(&client, &writer, run_id, started, Mode::Full, None, vec![figures], Some(error)).await?;
+            report.key_rejected = key_rejected;
             drop(writer);
             let _ = writer_thread.join();
             return Ok(report);
@@ -225,14 +230,19 @@ fn expand_selection(selected: &[&'static Resource]) -> Vec<&'static Resource> {
         .collect()
 }
 
-async fn sync_account(client: &Client, writer: &Writer, run_id: i64) -> Result<(String, ResourceRun), String> {
+/// Fetches and stores the account. The error carries the HTTP status, if there was one.
+async fn sync_account(
+    client: &Client,
+    writer: &Writer,
+    run_id: i64,
+) -> Result<(String, ResourceRun), (String, Option<u16>)> {
     let started = Instant::now();
     let Source::Object { path } = resources::ACCOUNT.source else {
         unreachable!("the account is a single object");
     };
-    let response = client.get_json(path, &[]).await.map_err(|error| error.to_string())?;
-    let item =
-        decode_item(&response.body, resources::ACCOUNT.fields, true).map_err(|error| format!("GET {path}: {error}"))?;
+    let response = client.get_json(path, &[]).await.map_err(|error| (error.to_string(), error.status()))?;
+    let item = decode_item(&response.body, resources::ACCOUNT.fields, true)
+        .map_err(|error| (format!("GET {path}: {error}"), None))?;
     let id = item.id.clone();
     // The account row is inserted once, by the first sync of the account: that is the import.
     let history = HistoryContext { run_id, now: now(), initial: true };
@@ -252,7 +262,7 @@ async fn sync_account(client: &Client, writer: &Writer, run_id: i64) -> Result<(
             Ok(outcome)
         })
         .await
-        .map_err(|error| format!("failed to store the account: {error}"))?;
+        .map_err(|error| (format!("failed to store the account: {error}"), None))?;
     let mut figures = ResourceRun {
         resource: resources::ACCOUNT.name,
         mode: "full",
@@ -305,6 +315,14 @@ async fn sync_resource(
         horizon,
     };
     let listing = lister.list().await;
+    if resource.name == resources::TICKETS.name {
+        let account_id = run.account_id.clone();
+        match run.writer.call(move |connection| write::link_ticket_services(connection, &account_id)).await {
+            Ok(0) => {}
+            Ok(linked) => tracing::info!(linked, "linked tickets to services archived since"),
+            Err(error) => tracing::warn!("failed to link tickets to their services: {error}"),
+        }
+    }
     drop(sender);
     let _ = done.send(true);
     lock(&plan.figures).complete = listing.complete;
@@ -447,58 +465,100 @@ async fn dispatch_children(
     }
 }
 
+/// The reason a detail was not stored.
+enum DetailError {
+    /// The item disappeared between its listing and its detail request: a warning.
+    Gone(String),
+    Failed(String),
+}
+
+impl From<String> for DetailError {
+    fn from(error: String) -> Self {
+        DetailError::Failed(error)
+    }
+}
+
 /// Fetches one item's detail endpoint and merges it into the item's row.
 async fn fetch_detail(run: Arc<Run>, run_id: i64, plan: Arc<ResourcePlan>, item: ChildWork) {
-    let resource = plan.resource;
-    let detail = resource.detail.expect("only resources with a detail endpoint get here");
-    let history = history_context(run_id, &plan);
-    let result = async {
-        let path = detail.path.replace("{}", &path::segment(&item.id).map_err(|error| error.to_string())?);
-        let sent = if plan.mode == Mode::Incremental && detail.conditional { run.validators.get(&path) } else { None };
-        let headers = sent.map(Validators::request_headers).unwrap_or_default();
-        let response = run
-            .client
-            .request_json(Method::GET, &path, &[], None, &headers)
-            .await
-            .map_err(|error| error.to_string())?;
-        if response.not_modified() {
-            return match sent {
-                Some(_) => Ok((Outcome::Unchanged, true)),
-                None => Err(format!("GET {path}: unexpected 304 Not Modified to a request without validators")),
-            };
-        }
-        let validators = response.validators().filter(|_| detail.conditional).map(|v| (path.clone(), v));
-        let decoded =
-            decode_item(&response.body, detail.fields, false).map_err(|error| format!("GET {path}: {error}"))?;
-        if decoded.id != item.id {
-            return Err(format!("GET {path}: the response is for id {:?}, not {:?}", decoded.id, item.id));
-        }
-        let account_id = run.account_id.clone();
-        let update = match validators {
-            Some((path, validators)) => ValidatorUpdate::Store(path, validators),
-            None => ValidatorUpdate::Keep,
-        };
-        run.writer
-            .call(move |connection| write::write_detail(connection, resource, &account_id, decoded, update, &history))
-            .await
-            .map(|outcome| (outcome, false))
-            .map_err(|error| format!("failed to store the detail of {} {:?}: {error}", resource.noun, item.id))
-    }
-    .await;
+    let result = fetch_and_write_detail(&run, run_id, &plan, &item).await;
 
     let mut figures = lock(&plan.figures);
     figures.requests += 1;
     match result {
         Ok((_, true)) => figures.not_modified += 1,
-        // The list write already counted the row as new, changed or restored.
-        Ok((Outcome::Updated | Outcome::Inserted | Outcome::Restored, false)) if item.outcome != Outcome::Unchanged => {
+        // The list write counted the item once. A detail that changes an unchanged list entry
+        // turns that count into an update; any other detail outcome adds nothing.
+        Ok((Outcome::Updated | Outcome::Restored | Outcome::Inserted, false)) if item.outcome == Outcome::Unchanged => {
+            figures.unchanged = figures.unchanged.saturating_sub(1);
+            figures.updated += 1;
         }
-        Ok((outcome, false)) => count(&mut figures, outcome),
-        Err(error) => {
+        Ok(_) => {}
+        Err(DetailError::Gone(warning)) => {
+            if figures.warn(warning.clone()) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(DetailError::Failed(error)) => {
             tracing::warn!("{error}");
             figures.errors.push(error);
         }
     }
+}
+
+/// Returns the detail's outcome and whether the server answered 304 Not Modified.
+async fn fetch_and_write_detail(
+    run: &Arc<Run>,
+    run_id: i64,
+    plan: &ResourcePlan,
+    item: &ChildWork,
+) -> Result<(Outcome, bool), DetailError> {
+    let resource = plan.resource;
+    let detail = resource.detail.expect("only resources with a detail endpoint get here");
+    let path = detail.path.replace("{}", &path::segment(&item.id).map_err(|error| error.to_string())?);
+    let sent = if plan.mode == Mode::Incremental && detail.conditional { run.validators.get(&path) } else { None };
+    let headers = sent.map(Validators::request_headers).unwrap_or_default();
+    let response = match run.client.request_json(Method::GET, &path, &[], None, &headers).await {
+        Ok(response) => response,
+        Err(error) if error.status() == Some(404) => {
+            return Err(DetailError::Gone(format!(
+                "{} {:?} was listed but its detail is gone (GET {path}: HTTP 404); it was probably deleted meanwhile",
+                resource.noun, item.id
+            )));
+        }
+        Err(error) => return Err(error.to_string().into()),
+    };
+    if response.not_modified() {
+        return match sent {
+            Some(_) => Ok((Outcome::Unchanged, true)),
+            None => Err(format!("GET {path}: unexpected 304 Not Modified to a request without validators").into()),
+        };
+    }
+    let validators = response.validators().filter(|_| detail.conditional);
+    let decoded = decode_item(&response.body, detail.fields, false).map_err(|error| format!("GET {path}: {error}"))?;
+    if decoded.id != item.id {
+        return Err(format!("GET {path}: the response is for id {:?}, not {:?}", decoded.id, item.id).into());
+    }
+    if !decoded.problems.is_empty() {
+        let mut figures = lock(&plan.figures);
+        figures.incomplete = true;
+        for problem in &decoded.problems {
+            if figures.warn(format!("GET {path}: {problem}")) {
+                tracing::warn!("GET {path}: {problem}");
+            }
+        }
+    }
+    let update = match validators {
+        Some(validators) => ValidatorUpdate::Store(path.clone(), validators),
+        None => ValidatorUpdate::Keep,
+    };
+    let account_id = run.account_id.clone();
+    let history = history_context(run_id, plan);
+    let outcome = run
+        .writer
+        .call(move |connection| write::write_detail(connection, resource, &account_id, decoded, update, &history))
+        .await
+        .map_err(|error| format!("failed to store the detail of {} {:?}: {error}", resource.noun, item.id))?;
+    Ok((outcome, false))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -556,6 +616,7 @@ async fn finish(
         retries,
         duration: started.elapsed(),
         error,
+        key_rejected: false,
     })
 }
 

@@ -165,7 +165,8 @@ impl Lister<'_> {
                 meta.per_page
             ));
         }
-        let last_page = meta.total.div_ceil(meta.per_page);
+        let per_page = page_size(&first, meta);
+        let last_page = meta.total.div_ceil(per_page);
         if last_page > MAX_PAGES {
             return Err(format!(
                 "GET {path}: the API reports {last_page} pages of {}; stopped because the limit is {MAX_PAGES} pages",
@@ -182,8 +183,14 @@ impl Lister<'_> {
         let mut ids_by_page: HashMap<u64, Vec<String>> = HashMap::from([(1, first.ids)]);
         let mut totals: HashSet<u64> = HashSet::from([meta.total]);
         let mut newest = newest;
+        let mut empty_page = None;
         while let Some((number, result)) = pages.next().await {
             let page = result?;
+            if page.ids.is_empty() {
+                // The listing ended before `total` said it would; the pages after it are empty too.
+                empty_page = Some(number);
+                break;
+            }
             if let Some(page_meta) = page.meta {
                 totals.insert(page_meta.total);
             }
@@ -199,11 +206,16 @@ impl Lister<'_> {
         }
         let total = totals.iter().copied().max().unwrap_or(meta.total);
         let gap = self.count_gap(seen.len() as u64, total, totals.len() > 1);
+        let gap = match (gap, empty_page) {
+            (Some(gap), Some(number)) => Some(format!("page {number} was empty; {gap}")),
+            (gap, _) => gap,
+        };
         Ok(Pass { seen, gap, newest })
     }
 
     /// Reads pages one at a time until the resource's incremental stop rule holds.
     async fn list_until_stop(&self, path: &str, first: WrittenPage) -> Result<Listing, String> {
+        let per_page = first.meta.map(|meta| page_size(&first, meta));
         let mut page = first;
         let mut number = 1;
         let mut newest = None;
@@ -222,7 +234,7 @@ impl Lister<'_> {
                 tracing::debug!("stopping {} at page {number}: {reason}", self.resource.name);
                 break;
             }
-            let last_page = page.meta.map(|meta| meta.total.div_ceil(meta.per_page)).unwrap_or(1);
+            let last_page = page.meta.map(|meta| meta.total.div_ceil(per_page.unwrap_or(meta.per_page))).unwrap_or(1);
             if page.ids.is_empty() || number >= last_page || number >= MAX_PAGES {
                 break;
             }
@@ -339,6 +351,15 @@ impl Lister<'_> {
             _ => ValidatorUpdate::Keep,
         };
 
+        if !page.problems.is_empty() {
+            let mut figures = lock(self.figures);
+            figures.incomplete = true;
+            for problem in &page.problems {
+                if figures.warn(format!("GET {target}: {problem}")) {
+                    tracing::warn!("GET {target}: {problem}");
+                }
+            }
+        }
         let ids: Vec<String> = page.items.iter().map(|item| item.id.clone()).collect();
         let keys = page.keys;
         let item_count = page.items.len() as u64;
@@ -369,6 +390,9 @@ impl Lister<'_> {
         self.bar.inc(item_count);
         if let Some(children) = self.children {
             for ((id, key), outcome) in ids.iter().cloned().zip(keys).zip(&outcomes) {
+                if key.is_empty() && write::child_list_of(self.resource).is_some() {
+                    continue;
+                }
                 let _ = children.send(ChildWork { id, key, outcome: *outcome });
             }
         }
@@ -420,14 +444,27 @@ impl Lister<'_> {
     }
 
     fn warn(&self, warning: String) {
-        tracing::warn!("{warning}");
-        lock(self.figures).warnings.push(warning);
+        if lock(self.figures).warn(warning.clone()) {
+            tracing::warn!("{warning}");
+        }
     }
 
     fn record_error(&self, error: String) {
         tracing::warn!("{error}");
         lock(self.figures).errors.push(error);
     }
+}
+
+/// Returns the number of items per page to page by: `meta.perPage`, unless page 1 came back
+/// shorter than that while more items exist, which means the server capped the page size
+/// without saying so.
+fn page_size(first: &WrittenPage, meta: Meta) -> u64 {
+    let received = first.ids.len() as u64;
+    if received > 0 && received < meta.per_page && received < meta.total {
+        tracing::debug!(received, per_page = meta.per_page, "page 1 is short of perPage; paging by its size");
+        return received;
+    }
+    meta.per_page
 }
 
 /// Returns the first page whose non-empty id list equals the previous page's.
@@ -455,6 +492,8 @@ struct FetchedPage {
     keys: Vec<String>,
     marks: Vec<Option<String>>,
     statuses: Vec<Option<String>>,
+    /// Items skipped or stored with NULL columns, for the resource's warnings.
+    problems: Vec<String>,
 }
 
 /// Decodes a list response: envelope, meta, and every item with its embedded rows.
@@ -481,24 +520,37 @@ fn decode_page(resource: &Resource, body: Value) -> Result<FetchedPage, String> 
         keys: Vec::with_capacity(page.items.len()),
         marks: Vec::with_capacity(page.items.len()),
         statuses: Vec::with_capacity(page.items.len()),
+        problems: Vec::new(),
     };
     let mut ids = HashSet::with_capacity(page.items.len());
     for (index, value) in page.items.iter().enumerate() {
-        let mut item =
-            decode_item(value, resource.fields, fill_absent).map_err(|error| format!("item {index}: {error}"))?;
+        let mut item = match decode_item(value, resource.fields, fill_absent) {
+            Ok(item) => item,
+            Err(error) => {
+                decoded.problems.push(format!("item {index}: {error}; the item was skipped"));
+                continue;
+            }
+        };
         if !ids.insert(item.id.clone()) {
-            return Err(format!("the page lists id {:?} twice", item.id));
+            decoded.problems.push(format!("the page lists id {:?} twice; the second copy was skipped", item.id));
+            continue;
         }
+        decoded.problems.append(&mut item.problems);
         if let Some(embedded) = resource.embedded {
-            item.embedded = decode_embedded(value, embedded.json, embedded.fields)
-                .map_err(|error| format!("item {:?}: {error}", item.id))?;
+            item.embedded = decode_embedded(value, embedded.json, embedded.fields, &item.id, &mut decoded.problems);
         }
         let key = match child_key {
-            Some(key) => value
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| format!("item {:?}: field {key:?}: expected a string", item.id))?,
+            Some(key) => match value.get(key).and_then(Value::as_str) {
+                Some(key) => key.to_string(),
+                None => {
+                    decoded.problems.push(format!(
+                        "item {:?}: field {key:?}: expected a string, so its {} cannot be listed",
+                        item.id,
+                        write::child_list_of(resource).map_or("children", |child| child.noun)
+                    ));
+                    String::new()
+                }
+            },
             None => String::new(),
         };
         decoded.keys.push(key);
@@ -520,19 +572,41 @@ fn decode_embedded(
     value: &Value,
     key: &str,
     fields: &'static [resources::Field],
-) -> Result<Option<Vec<DecodedItem>>, String> {
-    match value.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(children)) => children
-            .iter()
-            .enumerate()
-            .map(|(position, child)| {
-                let (columns, raw) =
-                    decode_child(child, fields).map_err(|error| format!("{key}[{position}]: {error}"))?;
-                Ok(DecodedItem { id: position.to_string(), columns, raw, embedded: None })
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map(Some),
-        Some(other) => Err(format!("field {key:?}: expected an array, got {}", describe(other))),
+    item_id: &str,
+    problems: &mut Vec<String>,
+) -> Option<Vec<DecodedItem>> {
+    let children = match value.get(key) {
+        // An absent or null list means the item has no embedded rows now.
+        None | Some(Value::Null) => return Some(Vec::new()),
+        Some(Value::Array(children)) => children,
+        Some(other) => {
+            problems.push(format!(
+                "item {item_id:?}: field {key:?}: expected an array, got {}; its rows were left as they were",
+                describe(other)
+            ));
+            return None;
+        }
+    };
+    let mut decoded = Vec::with_capacity(children.len());
+    for (position, child) in children.iter().enumerate() {
+        match decode_child(child, fields) {
+            Ok((columns, child_problems, raw)) => {
+                problems.extend(
+                    child_problems.into_iter().map(|problem| format!("item {item_id:?}: {key}[{position}]: {problem}")),
+                );
+                decoded.push(DecodedItem {
+                    id: position.to_string(),
+                    columns,
+                    raw,
+                    embedded: None,
+                    problems: Vec::new(),
+                });
+            }
+            Err(error) => {
+                problems.push(format!("item {item_id:?}: {key}[{position}]: {error}; its rows were left as they were"));
+                return None;
+            }
+        }
     }
+    Some(decoded)
 }

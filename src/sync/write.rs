@@ -209,8 +209,7 @@ fn clear_unknown_service(
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM services WHERE account_id = ?1 AND id = ?2)")?
             .query_row([account_id, service_id.as_str()], |row| row.get(0))?;
         if !known {
-            // NOTE: the column stays empty until the ticket itself changes, even once the
-            // service is archived; `raw_json` has the id meanwhile.
+            // `link_ticket_services` fills the column once the service is archived.
             tracing::warn!(
                 "ticket {ticket_id:?} names service {service_id:?}, which the archive does not have; service_id left empty"
             );
@@ -218,6 +217,19 @@ fn clear_unknown_service(
         }
     }
     Ok(())
+}
+
+/// Fills `tickets.service_id` from `raw_json` where it was left empty because the service was
+/// not archived yet and now is. Returns the number of tickets linked. This derives a column from
+/// data already stored, so it records no history.
+pub fn link_ticket_services(connection: &Connection, account_id: &str) -> rusqlite::Result<usize> {
+    connection.execute(
+        "UPDATE tickets SET service_id = json_extract(raw_json, '$.serviceId')
+         WHERE account_id = ?1 AND service_id IS NULL
+           AND EXISTS (SELECT 1 FROM services s
+                       WHERE s.account_id = tickets.account_id AND s.id = json_extract(tickets.raw_json, '$.serviceId'))",
+        [account_id],
+    )
 }
 
 /// Stores the embedded rows of a changed parent by position; positions past the new end are

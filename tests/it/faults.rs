@@ -134,7 +134,7 @@ async fn oversized_body_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_field_type_fails_page() {
+async fn wrong_field_type_stored_as_null() {
     let env = Env::start().await;
     env.fake.with_world(|world| {
         world.records.get_mut("example.com").unwrap()[0]["ttl"] = Value::from("300");
@@ -142,10 +142,41 @@ async fn wrong_field_type_fails_page() {
 
     let run = env.sync(&["--only", "dns-records"]).await;
 
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 1, "a value that does not fit its column makes the resource incomplete");
     assert!(run.stderr.contains("GET /v1/domains/example.com/records"), "{}", run.stderr);
     assert!(run.stderr.contains("\"ttl\": expected an integer, got \"300\""), "{}", run.stderr);
-    assert_eq!(count(&env.db(), "SELECT count(*) FROM dns_records WHERE domain_id = 'dom_01JRXYZ'"), 0);
+    let db = env.db();
+    assert_eq!(count(&db, "SELECT count(*) FROM dns_records WHERE domain_id = 'dom_01JRXYZ'"), 3);
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT coalesce(ttl, 'NULL') || ' ' || json_extract(raw_json, '$.ttl') FROM dns_records WHERE id = 'rec_01'"
+        ),
+        vec!["NULL 300"]
+    );
+    assert_eq!(
+        strings(&db, "SELECT status FROM sync_run_resources WHERE resource = 'dns-records'"),
+        vec!["incomplete"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_without_id_skipped_others_kept() {
+    let env = Env::start().await;
+    let tickets = env.fake.with_world(|world| {
+        world.tickets[0]["id"] = Value::Null;
+        world.tickets.len() as i64
+    });
+
+    let run = env.sync(&["--only", "tickets"]).await;
+
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("field \"id\": expected a non-empty string, got null; the item was skipped"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(count(&env.db(), "SELECT count(*) FROM tickets"), tickets - 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,9 +186,10 @@ async fn account_failure_fails_run() {
 
     let run = env.sync(&[]).await;
 
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2, "a rejected key is a configuration error");
     assert!(run.stderr.contains("the account could not be fetched"), "{}", run.stderr);
     assert!(run.stderr.contains("GET /v1/account: HTTP 401"), "{}", run.stderr);
+    assert!(run.stderr.contains("check the API key"), "{}", run.stderr);
     assert_eq!(env.fake.requests().len(), 1);
     let db = env.db();
     assert_eq!(strings(&db, "SELECT status FROM sync_runs"), vec!["failed"]);

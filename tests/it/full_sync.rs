@@ -213,9 +213,9 @@ async fn list_write_keeps_detail_columns() {
     env.fake.with_world(|world| {
         world.service_mut("svc_01HY7M3ABCXYZ").unwrap()["label"] = Value::from("prod-web-02");
     });
-    env.fake.add_fault(omega_sync::fake::Fault::status("/v1/services/svc_01HY7M3ABCXYZ", 404));
+    env.fake.add_fault(omega_sync::fake::Fault::status("/v1/services/svc_01HY7M3ABCXYZ", 500));
 
-    let run = env.sync(&["--only", "services"]).await;
+    let run = env.sync(&["--only", "services", "--max-attempts", "1"]).await;
 
     assert_eq!(run.code, 1, "{}", run.output());
     let db = env.db();
@@ -256,5 +256,63 @@ async fn only_limits_resources() {
     assert_eq!(
         strings(&db, "SELECT resource FROM sync_run_resources ORDER BY resource"),
         vec!["account", "dns-records", "domains"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_gone_is_warning() {
+    let env = Env::start().await;
+    env.fake.add_fault(omega_sync::fake::Fault::status("/v1/services/svc_01HY7M3ABCXYZ", 404));
+
+    let run = env.sync(&["--only", "services"]).await;
+
+    run.assert_success();
+    assert!(run.stderr.contains("was listed but its detail is gone"), "{}", run.stderr);
+    assert_eq!(
+        count(&env.db(), "SELECT count(*) FROM services WHERE id = 'svc_01HY7M3ABCXYZ' AND detail_json IS NULL"),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_linked_once_service_arrives() {
+    let env = Env::start().await;
+    env.fake.with_world(|world| {
+        world.ticket_mut("tkt_01JRTICKET").unwrap()["serviceId"] = Value::from("svc_01HY7M3ABCXYZ");
+    });
+    env.fake.add_fault(omega_sync::fake::Fault::status("/v1/services", 500).once());
+
+    let first = env.sync(&["--max-attempts", "1"]).await;
+    assert_eq!(first.code, 1);
+    assert_eq!(row(&env.db(), "SELECT service_id FROM tickets WHERE id = 'tkt_01JRTICKET'"), vec![Sql::Null]);
+
+    env.sync(&[]).await.assert_success();
+
+    assert_eq!(
+        row(&env.db(), "SELECT service_id FROM tickets WHERE id = 'tkt_01JRTICKET'"),
+        vec![text("svc_01HY7M3ABCXYZ")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_line_items_marked_deleted() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| world.invoice_mut("inv_01JRXYZ").unwrap()["lineItems"] = Value::Null);
+
+    env.sync(&[]).await.assert_success();
+
+    let db = env.db();
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM invoice_line_items WHERE invoice_id = 'inv_01JRXYZ' AND deleted_at IS NULL"),
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM invoice_line_items WHERE invoice_id = 'inv_01JRXYZ'"), 1);
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT op FROM history WHERE entity = 'invoice_line_items' AND parent_id = 'inv_01JRXYZ' ORDER BY id"
+        ),
+        vec!["insert", "delete"]
     );
 }

@@ -109,7 +109,8 @@ async fn json_and_ndjson_typed() {
     let json_run = omega(&["query", sql, "--db", db, "--format", "json"], &[]).await;
     let lines_run = omega(&["query", sql, "--db", db, "--format", "ndjson"], &[]).await;
 
-    let expected = json!({"number": "INV-2026-0042", "total_cents": 1999, "total": 19.99, "paid_at": "2026-04-01T00:04:11Z"});
+    let expected =
+        json!({"number": "INV-2026-0042", "total_cents": 1999, "total": 19.99, "paid_at": "2026-04-01T00:04:11Z"});
     assert_eq!(serde_json::from_str::<serde_json::Value>(&json_run.stdout).unwrap(), json!([expected.clone()]));
     assert_eq!(serde_json::from_str::<serde_json::Value>(lines_run.stdout.trim()).unwrap(), expected);
 }
@@ -170,10 +171,18 @@ async fn failing_query_leaves_no_file() {
     std::fs::write(&kept, "previous report\n").unwrap();
     let db = env.db.to_str().unwrap();
 
-    let missing = omega(&["query", "SELECT * FROM no_such_table", "--db", db, "--output", file.to_str().unwrap()], &[]).await;
+    let missing =
+        omega(&["query", "SELECT * FROM no_such_table", "--db", db, "--output", file.to_str().unwrap()], &[]).await;
     // abs() of the minimum integer overflows at run time, after the header row was written.
     let midway = omega(
-        &["query", "SELECT id, abs(-9223372036854775807 - 1) FROM ssh_keys", "--db", db, "--output", kept.to_str().unwrap()],
+        &[
+            "query",
+            "SELECT id, abs(-9223372036854775807 - 1) FROM ssh_keys",
+            "--db",
+            db,
+            "--output",
+            kept.to_str().unwrap(),
+        ],
         &[],
     )
     .await;
@@ -216,9 +225,11 @@ async fn export_unknown_table_rejected() {
     env.sync(&["--only", "ssh-keys"]).await.assert_success();
     let out = env.dir.path().join("export");
 
-    let run =
-        omega(&["export", "--db", env.db.to_str().unwrap(), "--output", out.to_str().unwrap(), "--tables", "invoices,nope"], &[])
-            .await;
+    let run = omega(
+        &["export", "--db", env.db.to_str().unwrap(), "--output", out.to_str().unwrap(), "--tables", "invoices,nope"],
+        &[],
+    )
+    .await;
 
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("unknown table or view \"nope\""), "{}", run.stderr);

@@ -86,16 +86,20 @@ async fn short_listing_reported_incomplete() {
     let env = Env::start().await;
     let domains = env.fake.with_world(|world| world.domains.clone());
     let body = json!({ "data": domains, "meta": { "page": 1, "perPage": 100, "total": domains.len() + 3 } });
-    env.fake.add_fault(Fault::new(
-        "/v1/domains",
-        FaultKind::Body { status: 200, body: body.to_string(), content_type: "application/json".into() },
-    ));
+    env.fake.add_fault(
+        Fault::new(
+            "/v1/domains",
+            FaultKind::Body { status: 200, body: body.to_string(), content_type: "application/json".into() },
+        )
+        .with_page(1),
+    );
 
     let run = env.sync(&["--only", "domains"]).await;
 
     assert_eq!(run.code, 1, "{}", run.output());
-    let expected = format!("received {} of {} domains", domains.len(), domains.len() + 3);
+    let expected = format!("page 2 was empty; received {} of {} domains", domains.len(), domains.len() + 3);
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(run.stderr.contains("no deletions inferred for domains"), "{}", run.stderr);
     let (status, complete): (String, i64) = env
         .db()
         .query_row("SELECT status, complete FROM sync_run_resources WHERE resource = 'domains'", [], |r| {
@@ -104,4 +108,49 @@ async fn short_listing_reported_incomplete() {
         .unwrap();
     assert_eq!(status, "incomplete");
     assert_eq!(complete, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreported_server_cap_followed() {
+    let env = Env::start().await;
+    let (tickets, ids) = env
+        .fake
+        .with_world(|world| (world.tickets.clone(), world.tickets.iter().map(|t| t["id"].clone()).collect::<Vec<_>>()));
+    // The server returns 5 items per page but reports the requested perPage of 100.
+    for (index, chunk) in tickets.chunks(5).enumerate() {
+        let body = json!({ "data": chunk, "meta": { "page": index + 1, "perPage": 100, "total": tickets.len() } });
+        env.fake.add_fault(
+            Fault::new(
+                "/v1/tickets",
+                FaultKind::Body { status: 200, body: body.to_string(), content_type: "application/json".into() },
+            )
+            .with_page(index as u32 + 1),
+        );
+    }
+
+    env.sync(&["--only", "tickets"]).await.assert_success();
+
+    assert_eq!(count(&env.db(), "SELECT count(*) FROM tickets") as usize, ids.len());
+    assert_eq!(env.requests_to("/v1/tickets"), tickets.len().div_ceil(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_pages_end_listing() {
+    let env = Env::start().await;
+    let first = json!({ "data": [{"id": "tkt_only", "subject": "s", "status": "open", "priority": "low"}],
+                        "meta": { "page": 1, "perPage": 1, "total": 5000 } });
+    let rest = json!({ "data": [], "meta": { "page": 2, "perPage": 1, "total": 5000 } });
+    let body = |value: &serde_json::Value| FaultKind::Body {
+        status: 200,
+        body: value.to_string(),
+        content_type: "application/json".into(),
+    };
+    env.fake.add_fault(Fault::new("/v1/tickets", body(&first)).with_page(1));
+    env.fake.add_fault(Fault::new("/v1/tickets", body(&rest)));
+
+    let run = env.sync(&["--only", "tickets", "--per-page", "1"]).await;
+
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("was empty; received 1 of 5000 tickets"), "{}", run.stderr);
+    assert!(env.requests_to("/v1/tickets") < 100, "{} requests", env.requests_to("/v1/tickets"));
 }

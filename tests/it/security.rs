@@ -28,7 +28,7 @@ async fn key_never_in_output_or_archive() {
     outputs.push(status.output());
     let wrong_key =
         omega(&["-vv", "sync", "--api-url", &url, "--db", db], &[("OMEGA_API_KEY", "sk_wrong_key_123456")]).await;
-    assert_eq!(wrong_key.code, 1);
+    assert_eq!(wrong_key.code, 2);
     assert!(wrong_key.stderr.contains("HTTP 401"), "{}", wrong_key.stderr);
     assert!(!wrong_key.output().contains("sk_wrong_key_123456"));
 
