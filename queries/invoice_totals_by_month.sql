@@ -1,5 +1,5 @@
 -- title: Invoice totals by month and currency
--- description: Number and sum of invoices per issue month (YYYY-MM, UTC) and currency; void and deleted invoices are left out.
+-- description: Number and sum of invoices per issue month (YYYY-MM, UTC) and currency, leaving out void and deleted invoices.
 -- param: since date First issue date included (default: all time).
 -- param: until date First issue date excluded (default: no end).
 

@@ -1,6 +1,6 @@
 -- title: Payment methods expiring soon
 -- description: Saved cards (payment methods with an expiry month) that expire within a number of months of today or have already expired, soonest first.
--- param: months integer Months after the current one to look ahead; 0 means cards expiring this month (default: 3).
+-- param: months integer Months after the current one to look ahead, so 0 means only cards expiring this month or earlier (default: 3).
 -- param: today date Day whose month months_left counts from (default: the current UTC date).
 
 WITH cards AS (

@@ -1,5 +1,5 @@
 -- title: Spend per service
--- description: Invoice line items summed per service and currency, largest amount first; void and deleted invoices are left out, and line items without a service form one row with an empty service_id.
+-- description: Invoice line items summed per service and currency, largest amount first. Void and deleted invoices are left out, and line items without a service add up in one row with an empty service_id.
 -- param: since date First invoice issue date included (default: all time).
 -- param: until date First invoice issue date excluded (default: no end).
 

@@ -1,5 +1,5 @@
 -- title: Sync health
--- description: One row per account and resource: the last sync of it, its error if that sync did not succeed, the age of its last complete listing, recent failures, and whether it is stale.
+-- description: One row per account and resource: its last sync, that sync's error if it did not succeed, the age of its last complete listing, recent failures, and whether it is stale (never listed completely, or not within max_age_hours).
 -- param: today date Last day of the 7-day window that failures_7d counts (default: the current UTC date).
 -- param: max_age_hours integer Age in hours after which a resource's last complete listing makes it stale (default: 48).
 
@@ -21,7 +21,7 @@ health AS (
            last.status AS last_status,
            CASE WHEN last.status IN ('failed', 'incomplete') THEN last.error END AS last_error,
            -- `sync_state` has no row for the account profile, which every run fetches whole, so
-           -- the start of the newest run that listed a resource completely in full mode stands in.
+           -- the start of the newest run that listed the resource completely in full mode is used.
            coalesce(
                s.last_full_at,
                (SELECT max(f.started_at) FROM listings f

@@ -58,7 +58,7 @@ pub struct Report {
     pub description: String,
     pub params: Vec<Param>,
     pub sql: String,
-    /// Where the report came from: `built-in` or the user file's path.
+    /// The report's source: `built-in` or the user file's path.
     pub origin: String,
 }
 

@@ -20,7 +20,7 @@ pub enum Format {
     Ndjson,
 }
 
-/// How results are written.
+/// Output settings: the format and whether CSV is meant for spreadsheets.
 #[derive(Debug, Clone, Copy)]
 pub struct FormatOptions {
     pub format: Format,
@@ -32,7 +32,7 @@ pub struct FormatOptions {
 /// Runs a prepared statement with bound parameters and writes every row to `out`. Returns the
 /// number of rows written.
 pub fn write_rows(statement: &mut Statement<'_>, options: FormatOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let columns: Vec<String> = statement.column_names().into_iter().map(str::to_string).collect();
+    let columns: Vec<String> = statement.column_names().map(str::to_string).collect();
     let mut rows = statement.raw_query();
     let mut sink = Sink::new(options, &columns, out)?;
     let mut count = 0;
@@ -46,7 +46,8 @@ pub fn write_rows(statement: &mut Statement<'_>, options: FormatOptions, out: &m
 }
 
 enum Sink<'a> {
-    Csv { writer: csv::Writer<&'a mut dyn Write>, excel: bool },
+    // Boxed because the CSV writer's buffer makes it several times larger than the other variants.
+    Csv { writer: Box<csv::Writer<&'a mut dyn Write>>, excel: bool },
     Json { out: &'a mut dyn Write, columns: Vec<String>, first: bool, lines: bool },
     Table { out: &'a mut dyn Write, columns: Vec<String>, rows: Vec<Vec<Cell>> },
 }
@@ -67,7 +68,7 @@ impl<'a> Sink<'a> {
                 let terminator = if options.excel { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
                 let mut writer = csv::WriterBuilder::new().terminator(terminator).from_writer(out);
                 writer.write_record(columns)?;
-                Sink::Csv { writer, excel: options.excel }
+                Sink::Csv { writer: Box::new(writer), excel: options.excel }
             }
             Format::Json | Format::Ndjson => {
                 let lines = options.format == Format::Ndjson;

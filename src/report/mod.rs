@@ -172,7 +172,7 @@ pub fn export(
 }
 
 /// Writes to `path` through a temporary file in the same folder, renamed over `path` only when
-/// `write` succeeds, so a reader or a cron job never sees half a file and a failure leaves the
+/// `write` succeeds, so a reader or a cron job never reads half a file and a failure leaves the
 /// previous file in place.
 pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>) -> anyhow::Result<T> {
     let dir = match path.parent() {

@@ -7,5 +7,6 @@ mod full_sync;
 mod history;
 mod output;
 mod paging;
+mod reports;
 mod security;
 mod support;
