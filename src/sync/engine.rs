@@ -245,7 +245,7 @@ async fn sync_account(
         .map_err(|error| (format!("GET {path}: {error}"), None))?;
     let id = item.id.clone();
     // The account row is inserted once, by the first sync of the account: that is the import.
-    let history = HistoryContext { run_id, now: now(), initial: true };
+    let history = HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: true };
     let outcome = writer
         .call(move |connection| -> rusqlite::Result<Outcome> {
             let tx = connection.transaction()?;
@@ -293,7 +293,7 @@ async fn sync_resource(
         Err(error) => {
             tracing::warn!("{error}");
             lock(&plan.figures).errors.push(error);
-            let _ = done.send(true);
+            done.send_replace(true);
             return;
         }
     };
@@ -324,7 +324,9 @@ async fn sync_resource(
         }
     }
     drop(sender);
-    let _ = done.send(true);
+    // `send_replace` stores the value even while no task has subscribed yet, so a resource that
+    // subscribes after this listing ended still sees it ended; `send` would drop it.
+    done.send_replace(true);
     lock(&plan.figures).complete = listing.complete;
     if let Err(error) = dispatcher.await {
         tracing::error!("the {} child dispatcher failed: {error}", resource.name);
@@ -406,7 +408,7 @@ async fn save_state(run: &Arc<Run>, plan: &ResourcePlan, newest: Option<String>)
 }
 
 fn history_context(run_id: i64, plan: &ResourcePlan) -> HistoryContext {
-    HistoryContext { run_id, now: now(), initial: plan.state.last_full_at.is_none() }
+    HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: plan.state.last_full_at.is_none() }
 }
 
 /// Fetches the children of written items as they arrive: service details, or the DNS records of
