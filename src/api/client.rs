@@ -206,6 +206,20 @@ impl Client {
         self.request_json(Method::GET, path, query, None, &[]).await
     }
 
+    /// Sends a request once, with no retry, for requests whose repetition must be decided by
+    /// the caller (edits pushed to the API). A 429 carries the server's requested wait.
+    pub async fn request_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<JsonResponse, ApiError> {
+        let target = describe_target(path, &[]);
+        let url = self.url(path, &[], &method, &target)?;
+        self.attempt(&method, &url, &target, body, extra_headers).await.map_err(|failure| failure.error)
+    }
+
     /// Sends a request with an optional JSON body and extra headers, and decodes the JSON
     /// response, retrying transient failures.
     pub async fn request_json(
@@ -413,6 +427,7 @@ fn describe_target(path: &str, query: &[(&str, String)]) -> String {
 
 fn transport_error(method: &Method, target: &str, error: reqwest::Error) -> ApiError {
     let timed_out = error.is_timeout();
+    let maybe_received = !error.is_connect();
     let mut cause = if timed_out {
         "timed out".to_string()
     } else if error.is_connect() {
@@ -438,7 +453,7 @@ fn transport_error(method: &Method, target: &str, error: reqwest::Error) -> ApiE
             ),
         };
     }
-    ApiError::Transport { method: method.to_string(), path: target.to_string(), cause, timed_out }
+    ApiError::Transport { method: method.to_string(), path: target.to_string(), cause, timed_out, maybe_received }
 }
 
 fn decode_json(headers: &HeaderMap, bytes: &[u8], method: &Method, target: &str) -> Result<Value, ApiError> {
@@ -461,6 +476,7 @@ fn decode_json(headers: &HeaderMap, bytes: &[u8], method: &Method, target: &str)
                 path: target.to_string(),
                 cause: format!("invalid JSON: the body ends early ({error}); the response was cut short"),
                 timed_out: false,
+                maybe_received: true,
             };
         }
         let start = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();

@@ -16,7 +16,14 @@ pub enum ApiError {
 
     /// The request never got a complete response: connect failure, reset or timeout.
     #[error("{method} {path}: {cause}")]
-    Transport { method: String, path: String, cause: String, timed_out: bool },
+    Transport {
+        method: String,
+        path: String,
+        cause: String,
+        timed_out: bool,
+        /// False only when the connection failed, so the server cannot have seen the request.
+        maybe_received: bool,
+    },
 
     /// The response body passed the size limit.
     #[error(

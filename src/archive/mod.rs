@@ -23,7 +23,7 @@ pub use state::{
     count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,
     save_state, store_validators,
 };
-pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_missing, write_row};
+pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_deleted, mark_missing, write_row};
 pub use writer::Writer;
 
 mod embedded {

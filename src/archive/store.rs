@@ -19,10 +19,12 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// The run a write belongs to, for its history rows.
+/// The origin of a write, for its history rows: a sync run, or a pushed edit.
 #[derive(Debug, Clone)]
 pub struct HistoryContext {
-    pub run_id: i64,
+    pub run_id: Option<i64>,
+    /// The `outbox` edit whose response is being stored.
+    pub outbox_id: Option<i64>,
     pub now: String,
     /// Marks inserts as part of a resource's first complete sync.
     pub initial: bool,
@@ -188,6 +190,48 @@ pub fn mark_missing(
     Ok(marked)
 }
 
+/// Marks one live row of `scope` deleted, with its history row. Returns false when the row is
+/// missing or already marked.
+pub fn mark_deleted(
+    tx: &Transaction<'_>,
+    scope: &Scope<'_>,
+    id: &str,
+    history: &HistoryContext,
+) -> rusqlite::Result<bool> {
+    let (mut columns, mut values) = scope.conditions();
+    columns.push(scope.id_column.to_string());
+    values.push(SqlValue::Text(id.to_string()));
+    let select = format!(
+        "SELECT {} FROM {} WHERE {} AND deleted_at IS NULL",
+        scope.snapshot_columns.join(", "),
+        scope.table,
+        numbered_conditions(&columns, 1)
+    );
+    let stored: Option<Vec<Option<String>>> = tx
+        .prepare_cached(&select)?
+        .query_row(params_from_iter(&values), |row| {
+            (0..scope.snapshot_columns.len()).map(|index| row.get(index)).collect()
+        })
+        .optional()?;
+    let Some(jsons) = stored else {
+        return Ok(false);
+    };
+    let update = format!(
+        "UPDATE {} SET deleted_at = ?{} WHERE {}",
+        scope.table,
+        columns.len() + 1,
+        numbered_conditions(&columns, 1)
+    );
+    values.push(SqlValue::Text(history.now.clone()));
+    tx.prepare_cached(&update)?.execute(params_from_iter(&values))?;
+    let before = snapshot(scope.snapshot_columns, |column| {
+        let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
+        jsons[index].as_deref()
+    });
+    record(tx, history, scope, &SqlValue::Text(id.to_string()), "delete", Some(&before), None)?;
+    Ok(true)
+}
+
 fn insert(
     tx: &Transaction<'_>,
     row: &RowWrite<'_>,
@@ -255,6 +299,7 @@ fn record(
         other => format!("{other:?}"),
     };
     if op == "update"
+        && history.run_id.is_some()
         && let Some((previous_id, previous_op, previous_before)) = tx
             .prepare_cached(
                 "SELECT id, op, before_json FROM history WHERE entity = ?1 AND account_id = ?2
@@ -285,7 +330,8 @@ fn record(
     };
     tx.prepare_cached(
         "INSERT INTO history (run_id, observed_at, entity, account_id, parent_id, entity_id, op,
-         changed_fields, before_json, after_json, initial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         changed_fields, before_json, after_json, initial, outbox_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         history.run_id,
@@ -299,6 +345,7 @@ fn record(
         before.map(canonical_json),
         after.map(canonical_json),
         op == "insert" && history.initial,
+        history.outbox_id,
     ])?;
     Ok(())
 }
@@ -353,7 +400,7 @@ mod tests {
                  PRIMARY KEY (account_id, id)) STRICT;
                  CREATE TABLE history (id INTEGER PRIMARY KEY, run_id INTEGER, observed_at TEXT, entity TEXT,
                  account_id TEXT, parent_id TEXT, entity_id TEXT, op TEXT, changed_fields TEXT,
-                 before_json TEXT, after_json TEXT, initial INTEGER) STRICT;",
+                 before_json TEXT, after_json TEXT, initial INTEGER, outbox_id INTEGER) STRICT;",
             )
             .unwrap();
         connection
@@ -373,7 +420,7 @@ mod tests {
     }
 
     fn context(run_id: i64, now: &str) -> HistoryContext {
-        HistoryContext { run_id, now: now.to_string(), initial: false }
+        HistoryContext { run_id: Some(run_id), outbox_id: None, now: now.to_string(), initial: false }
     }
 
     fn history(tx: &Transaction<'_>) -> Vec<String> {

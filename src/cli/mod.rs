@@ -17,7 +17,9 @@ mod demo;
 mod export;
 mod fake_api;
 mod output_args;
+mod push;
 mod query;
+mod queue;
 mod report;
 mod status;
 mod sync;
@@ -38,6 +40,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Bad usage or configuration: an unknown flag, a missing API key, an invalid URL.
     pub const USAGE: u8 = 2;
+    /// `push` found no queued edit to apply.
+    pub const NOTHING_TO_DO: u8 = 3;
 }
 
 /// An error in the user's input or settings, as opposed to a failure while running.
@@ -83,6 +87,10 @@ enum Command {
     Query(query::Args),
     /// Write every table and view as a CSV file.
     Export(export::Args),
+    /// Queue a local edit (DNS record, account update, SSH key, ticket, reboot, destroy).
+    Queue(queue::Args),
+    /// Apply queued edits to the API.
+    Push(push::Args),
     /// Sync the built-in fake API into ./omega-demo.db and show what was archived.
     Demo(demo::Args),
     /// Serve the fake Omega API on a loopback address, for trying the tool by hand.
@@ -115,6 +123,8 @@ pub fn main() -> ExitCode {
             Command::Report(args) => report::run(args),
             Command::Query(args) => query::run(args),
             Command::Export(args) => export::run(args),
+            Command::Queue(args) => queue::run(args),
+            Command::Push(args) => push::run(args).await,
             Command::Demo(args) => demo::run(args, quiet).await,
             Command::FakeApi(args) => fake_api::run(args).await,
         }

@@ -57,6 +57,9 @@ pub enum FaultKind {
     DropConnection,
     /// The normal response after this extra delay.
     Delay(Duration),
+    /// The normal response, sent only after this delay, once the handler has run: the request
+    /// takes effect although the client may give up waiting for its response.
+    DelayResponse(Duration),
     /// List endpoints: every page returns the whole list, and `meta.total` is its length.
     IgnorePage,
     /// List endpoints: every page returns the items of page 1, with `meta.page` set to the
@@ -160,6 +163,8 @@ pub(crate) enum FaultAction {
     Respond(Response),
     /// Wait, then handle the request normally.
     Delay(Duration),
+    /// Handle the request, then wait before sending the response.
+    DelayResponse(Duration),
     /// Handle the request with this list shape.
     List(ListMode),
     /// Handle the request, then damage its response.
@@ -176,6 +181,7 @@ impl FaultKind {
             FaultKind::HtmlError { status } => FaultAction::Respond(html_error(status)),
             FaultKind::Oversize { bytes } => FaultAction::Respond(oversize(bytes)),
             FaultKind::Delay(delay) => FaultAction::Delay(delay),
+            FaultKind::DelayResponse(delay) => FaultAction::DelayResponse(delay),
             FaultKind::IgnorePage => FaultAction::List(ListMode::IgnorePage),
             FaultKind::RepeatFirstPage => FaultAction::List(ListMode::RepeatFirstPage),
             FaultKind::NoMeta => FaultAction::List(ListMode::NoMeta),

@@ -76,11 +76,13 @@ async fn process(
     let fault = shared.take_fault(parts.method.as_str(), parts.uri.path(), page);
     let mut list_mode = ListMode::Normal;
     let mut damage = None;
+    let mut delay_response = None;
     if let Some(kind) = fault {
         tracing::debug!(method = %parts.method, path = parts.uri.path(), ?kind, "fake API fault fired");
         match kind.into_action() {
             FaultAction::Respond(response) => return response,
             FaultAction::Delay(delay) => tokio::time::sleep(delay).await,
+            FaultAction::DelayResponse(delay) => delay_response = Some(delay),
             FaultAction::List(mode) => list_mode = mode,
             FaultAction::Damage(kind) => damage = Some(kind),
         }
@@ -104,6 +106,9 @@ async fn process(
         Some(key) => run_idempotent(shared, key, signature, next.run(request)).await,
         None => next.run(request).await,
     };
+    if let Some(delay) = delay_response {
+        tokio::time::sleep(delay).await;
+    }
 
     // A damaged response gets no validator, so a client never stores a tag or date for a body
     // that a fault changed.

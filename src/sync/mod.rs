@@ -7,7 +7,7 @@ mod listing;
 pub mod plan;
 pub mod progress;
 pub mod resources;
-mod write;
+pub(crate) mod write;
 
 pub use engine::{SyncOptions, SyncReport, now, sync};
 pub use progress::Progress;

@@ -7,6 +7,7 @@ mod full_sync;
 mod history;
 mod output;
 mod paging;
+mod push;
 mod reports;
 mod security;
 mod support;
