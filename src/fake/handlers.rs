@@ -48,6 +48,15 @@ pub(crate) async fn show_account(State(shared): SharedState) -> Response {
 
 /// Changes only the provided fields, sets `updatedAt` and returns the fields of the reference
 /// example's response.
+/// `POST /_fake/scripted-changes`: a control endpoint of the fake only, for benchmarks run
+/// against `omega-sync fake-api`. It applies [`World::apply_scripted_changes`].
+pub(crate) async fn apply_scripted_changes(State(shared): SharedState) -> HandlerResult {
+    let mut data = lock(&shared.data);
+    let changed = data.world.apply_scripted_changes();
+    data.mark_changed();
+    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "changed": changed }))).into_response())
+}
+
 pub(crate) async fn update_account(State(shared): SharedState, body: Bytes) -> HandlerResult {
     let changes = json_object(&body)?;
     validate::account_update(&changes).map_err(ApiError::validation)?;

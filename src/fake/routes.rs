@@ -33,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/domains", get(handlers::list_domains))
         .route("/v1/domains/{name}/records", get(handlers::list_records).post(handlers::create_record))
         .route("/v1/tickets", get(handlers::list_tickets).post(handlers::create_ticket))
+        .route("/_fake/scripted-changes", post(handlers::apply_scripted_changes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline::handle_request))

@@ -193,3 +193,50 @@ pub(crate) fn opaque_id(prefix: &str, serial: u64) -> String {
     }
     id
 }
+
+impl World {
+    /// Applies a small, fixed set of changes of the kinds an account sees between two cron
+    /// runs, for benchmarks of incremental syncs: ten DNS records get a new value, three are
+    /// added, five open invoices are paid, ten tickets get new activity, and five services get
+    /// a new label. Returns the number of objects changed or added.
+    pub fn apply_scripted_changes(&mut self) -> usize {
+        let mut changed = 0;
+        let names: Vec<String> = self.records.keys().take(10).cloned().collect();
+        for (index, name) in names.iter().enumerate() {
+            let serial = self.next_serial;
+            if let Some(record) = self.records.get_mut(name).and_then(|records| records.first_mut()) {
+                record["value"] = Value::String(format!("203.0.113.{}", (serial + index as u64) % 250 + 1));
+                changed += 1;
+            }
+        }
+        for name in names.iter().take(3) {
+            let id = self.next_id("rec");
+            let record = serde_json::json!({ "id": id, "type": "TXT", "name": "bench", "value": format!("added {id}"), "ttl": 300 });
+            self.records.entry(name.clone()).or_default().push(record);
+            changed += 1;
+        }
+        let paid_at = self.tick();
+        for invoice in self.invoices.iter_mut().filter(|invoice| invoice["status"] == "open").take(5) {
+            invoice["status"] = Value::from("paid");
+            invoice["paidAt"] = Value::from(paid_at.clone());
+            changed += 1;
+        }
+        let count = self.tickets.len().min(10);
+        for index in 0..count {
+            let at = self.tick();
+            let position = self.tickets.len() - 1 - index;
+            let ticket = &mut self.tickets[position];
+            ticket["updatedAt"] = Value::from(at);
+            ticket["status"] = Value::from("pending");
+            changed += 1;
+        }
+        for service in self.services.iter_mut().take(5) {
+            let label = service["label"].as_str().unwrap_or("service").to_string();
+            service["label"] = Value::from(format!("{label}-renamed"));
+            changed += 1;
+        }
+        self.next_serial += 1;
+        self.sort_listings();
+        changed
+    }
+}
