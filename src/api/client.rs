@@ -29,6 +29,9 @@ pub struct ClientConfig {
     /// Requests in flight at once, over all resources.
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// Extra trusted certificate authorities (a corporate proxy's), on top of the system's.
+    /// Certificate verification itself cannot be turned off.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl ClientConfig {
@@ -42,6 +45,7 @@ impl ClientConfig {
             max_response_bytes: 32 * 1024 * 1024,
             concurrency: 8,
             retry: RetryPolicy::default(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -89,6 +93,9 @@ pub struct RequestStats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// The latest end (Unix seconds) of a rate-limit wait the client gave up on because it was
+    /// longer than it may sleep; 0 when there was none.
+    pub blocked_until: AtomicU64,
 }
 
 /// A successful response with a JSON body. A 304 Not Modified, which only a conditional
@@ -169,6 +176,9 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(30))
             .https_only(!is_loopback_host(&config.base_url));
+        if !config.extra_roots.is_empty() {
+            builder = builder.tls_certs_merge(config.extra_roots.clone());
+        }
         if is_loopback_host(&config.base_url) {
             // A proxy from HTTPS_PROXY must not see requests meant for this machine.
             builder = builder.no_proxy();
@@ -198,6 +208,11 @@ impl Client {
     /// Returns the number of requests allowed in flight now.
     pub fn concurrency(&self) -> usize {
         self.concurrency.load(Ordering::Relaxed)
+    }
+
+    /// Returns the longest `Retry-After` the client sleeps through.
+    pub fn max_retry_wait(&self) -> Duration {
+        self.retry.max_retry_after
     }
 
     /// Sends `GET path?query` and decodes the JSON body, retrying transient failures.
@@ -278,7 +293,12 @@ impl Client {
             return None;
         }
         match failure.retry_after {
-            Some(wait) if wait > self.retry.max_retry_after => None,
+            Some(wait) if wait > self.retry.max_retry_after => {
+                let until = SystemTime::now() + wait;
+                let seconds = until.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+                self.stats.blocked_until.fetch_max(seconds, Ordering::Relaxed);
+                None
+            }
             Some(wait) => Some(wait),
             None => Some(self.retry.backoff(attempt)),
         }

@@ -5,6 +5,7 @@
 //! while a sync writes. All writes go through one connection owned by the [`Writer`] thread.
 
 mod canonical;
+pub mod lock;
 mod runs;
 mod state;
 mod store;
@@ -55,16 +56,67 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
         Connection::open(path).with_context(|| format!("failed to open the archive {}", path.display()))?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     check_is_archive(&connection, path)?;
+    if connection.is_readonly("main")? {
+        anyhow::bail!(
+            "the archive {} is read-only (check the permissions of the file and its folder); sync, push and queue \
+             need to write it, while status, report and query can read it",
+            path.display()
+        );
+    }
     configure(&connection).with_context(|| {
         format!("failed to open the archive {}; is it an omega-sync SQLite database?", path.display())
     })?;
     // Write transactions take the write lock when they begin, so a second writer waits for the
     // busy timeout instead of failing midway with "database is locked".
     connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-    embedded::migrations::runner()
-        .run(&mut connection)
-        .with_context(|| format!("failed to migrate the archive {}", path.display()))?;
+    migrate(&mut connection, path)?;
     Ok(connection)
+}
+
+/// Applies pending migrations, after refusing a schema newer than this binary's and copying a
+/// non-empty archive aside first.
+fn migrate(connection: &mut Connection, path: &Path) -> anyhow::Result<()> {
+    let runner = embedded::migrations::runner().set_abort_missing(true);
+    let known = runner.get_migrations().iter().map(|migration| i64::from(migration.version())).max().unwrap_or(0);
+    let applied: Option<i64> = if has_table(connection, "refinery_schema_history")? {
+        connection.query_row("SELECT max(version) FROM refinery_schema_history", [], |row| row.get(0))?
+    } else {
+        None
+    };
+    if let Some(applied) = applied {
+        if applied > known {
+            anyhow::bail!(
+                "the archive {} was written by a newer omega-sync (schema version {applied}; this one knows up to \
+                 {known}); upgrade omega-sync, or open a copy with the newer version",
+                path.display()
+            );
+        }
+        if applied < known {
+            let backup = backup_before_migration(connection, path, applied)?;
+            tracing::warn!(
+                "upgrading the archive schema from version {applied} to {known}; a copy is at {}",
+                backup.display()
+            );
+        }
+    }
+    runner.run(connection).with_context(|| format!("failed to migrate the archive {}", path.display()))?;
+    Ok(())
+}
+
+/// Copies the archive with `VACUUM INTO` to `<archive>.v<version>-<time>.bak`, readable only by
+/// the owner, and returns the copy's path.
+fn backup_before_migration(connection: &Connection, path: &Path, version: i64) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".v{version}-{stamp}.bak"));
+    let backup = PathBuf::from(name);
+    // VACUUM INTO accepts an existing empty file, so creating it first fixes its permissions.
+    create_private_file(&backup)?;
+    let target = backup.to_str().context("the backup path is not valid UTF-8")?;
+    connection
+        .execute("VACUUM INTO ?1", [target])
+        .with_context(|| format!("failed to copy the archive to {} before migrating it", backup.display()))?;
+    Ok(backup)
 }
 
 /// Opens an existing archive read-only, for reports and status. Never creates or migrates.
@@ -121,6 +173,9 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 
 /// Creates the file with owner-only permissions if it does not exist yet, and its folder.
 fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("failed to create the folder {} for the archive", parent.display()))?;

@@ -12,6 +12,8 @@ pub enum RunStatus {
     /// The listing ended without error but was proven short of the API's total (resources only).
     Incomplete,
     Failed,
+    /// Stopped by SIGINT or SIGTERM (runs only).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -22,6 +24,7 @@ impl RunStatus {
             RunStatus::Partial => "partial",
             RunStatus::Incomplete => "incomplete",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }

@@ -34,6 +34,11 @@ pub struct ApiArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20), value_name = "N")]
     pub max_attempts: u32,
 
+    /// Trust the certificate authorities in this PEM file as well as the system's, for a
+    /// corporate proxy that inspects TLS. Verification cannot be turned off.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Responses larger than this many bytes fail instead of filling memory.
     #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..), value_name = "BYTES")]
     pub max_response_bytes: u64,
@@ -55,6 +60,22 @@ impl ApiArgs {
         config.request_timeout = Duration::from_secs(self.timeout);
         config.max_response_bytes = self.max_response_bytes;
         config.retry.max_attempts = self.max_attempts;
+        if let Some(path) = &self.ca_cert {
+            config.extra_roots = read_certificates(path).map_err(UsageError)?;
+        }
         Client::new(config)
     }
+}
+
+/// Reads the certificates of a PEM file, rejecting a file that holds none.
+fn read_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    use anyhow::Context;
+    let pem =
+        std::fs::read(path).with_context(|| format!("failed to read the CA file {} (--ca-cert)", path.display()))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("invalid CA file {} (--ca-cert): expected PEM certificates", path.display()))?;
+    if certificates.is_empty() {
+        anyhow::bail!("the CA file {} (--ca-cert) holds no PEM certificate", path.display());
+    }
+    Ok(certificates)
 }

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use super::ApiArgs;
-use super::sync::{exit_code, sync_into};
+use super::sync::exit_code;
 use crate::api::{ApiKey, validate_base_url};
 use crate::archive;
 use crate::fake::{FakeApi, FakeConfig};
@@ -42,9 +42,14 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
         timeout: 60,
         max_attempts: 5,
         max_response_bytes: 32 * 1024 * 1024,
+        ca_cert: None,
     };
     let client = api.client_with_key(validate_base_url(&fake.base_url())?, key)?;
-    let report = sync_into(client, &args.db, SyncOptions::default(), !quiet).await?;
+    let _lock = super::guard::lock(&args.db, "demo", 0)?;
+    let connection = archive::open(&args.db)?;
+    let progress = crate::sync::Progress::new(!quiet);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report = crate::sync::sync(client, connection, SyncOptions::default(), progress, cancel).await?;
     fake.shutdown().await;
     super::sync::report_outcome(&report)?;
 

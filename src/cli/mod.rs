@@ -16,6 +16,7 @@ mod api_args;
 mod demo;
 mod export;
 mod fake_api;
+mod guard;
 mod output_args;
 mod push;
 mod query;
@@ -42,6 +43,16 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `push` found no queued edit to apply.
     pub const NOTHING_TO_DO: u8 = 3;
+    /// The API asked for a wait (HTTP 429) that has not ended; nothing was sent. The value is
+    /// `EX_UNAVAILABLE` of sysexits.h.
+    pub const RATE_LIMITED: u8 = 69;
+    /// Another `sync` or `push` holds the archive's writer lock: a temporary failure, so the
+    /// value is `EX_TEMPFAIL` of sysexits.h.
+    pub const LOCKED: u8 = 75;
+    /// Stopped by SIGINT (128 + 2), as shells report it.
+    pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM (128 + 15).
+    pub const TERMINATED: u8 = 143;
 }
 
 /// An error in the user's input or settings, as opposed to a failure while running.
@@ -137,9 +148,38 @@ pub fn main() -> ExitCode {
         }
         Err(error) => {
             print_error(&error);
-            let code = if error.is::<UsageError>() { exit::USAGE } else { exit::FAILURE };
+            let code = if error.is::<UsageError>() {
+                exit::USAGE
+            } else if error.is::<crate::archive::lock::LockBusy>() {
+                exit::LOCKED
+            } else {
+                exit::FAILURE
+            };
             ExitCode::from(code)
         }
+    }
+}
+
+fn storage_hint(error: &anyhow::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode;
+    let code = error.chain().find_map(|cause| cause.downcast_ref::<rusqlite::Error>()?.sqlite_error_code())?;
+    match code {
+        ErrorCode::DiskFull => {
+            Some("the disk holding the archive is full; free some space and run again (committed pages are kept)")
+        }
+        ErrorCode::ReadOnly => {
+            Some("the archive or its folder is read-only; check the permissions, or copy it somewhere writable")
+        }
+        ErrorCode::CannotOpen => {
+            Some("the archive cannot be opened; check that its folder exists and is readable and writable")
+        }
+        ErrorCode::NotADatabase => {
+            Some("the file is not a SQLite database; pass --db with the path of an omega-sync archive")
+        }
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+            Some("another program holds a write lock on the archive; close it, or retry later")
+        }
+        _ => None,
     }
 }
 
@@ -152,9 +192,13 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Prints an error and its causes, one per line, the way cargo does.
+/// Prints an error and its causes, one per line, the way cargo does, with a hint for the
+/// storage errors an operator can fix.
 fn print_error(error: &anyhow::Error) {
     eprintln!("error: {error}");
+    if let Some(hint) = storage_hint(error) {
+        eprintln!("hint: {hint}");
+    }
     let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
     if !causes.is_empty() {
         eprintln!("\nCaused by:");

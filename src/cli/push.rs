@@ -32,6 +32,11 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
 
+    /// Wait up to this many seconds for another sync or push on the same archive to finish,
+    /// instead of exiting with code 75 at once.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub wait_lock: u64,
+
     /// The longest `--wait` polls one job.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub wait_limit: Duration,
@@ -47,8 +52,16 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         wait_limit: args.wait_limit,
     };
     let client = args.api.client()?;
+    let _lock = super::guard::lock(&path, "push", args.wait_lock)?;
     let mut connection = archive::open(&path)?;
-    let report = push::push(&client, &mut connection, &options).await?;
+    if !args.dry_run
+        && let Some(code) = super::guard::respect_backoff(&connection, &client).await?
+    {
+        return Ok(code);
+    }
+    let report = push::push(&client, &mut connection, &options).await;
+    super::guard::remember_backoff(&connection, &client)?;
+    let report = report?;
     if report.nothing_to_do() {
         outln!("nothing to push");
         return Ok(exit::NOTHING_TO_DO);

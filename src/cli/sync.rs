@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
-use super::{ApiArgs, UsageError, exit};
+use tokio_util::sync::CancellationToken;
+
+use super::{ApiArgs, UsageError, exit, guard};
 use crate::archive;
 use crate::archive::RunStatus;
 use crate::sync::{self as engine, Progress, SyncOptions, resources};
@@ -35,6 +37,11 @@ pub struct Args {
     /// Items to request per page; the API may cap it lower.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
     pub per_page: u32,
+
+    /// Wait up to this many seconds for another sync or push on the same archive to finish,
+    /// instead of exiting with code 75 at once.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub wait_lock: u64,
 }
 
 pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
@@ -46,8 +53,19 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     };
     let client = args.api.client()?;
     let path = args.db.unwrap_or_else(archive::default_path);
-    let report = sync_into(client, &path, options, !quiet).await?;
+    let _lock = guard::lock(&path, "sync", args.wait_lock)?;
+    let connection = archive::open(&path)?;
+    if let Some(code) = guard::respect_backoff(&connection, &client).await? {
+        return Ok(code);
+    }
+    let cancel = CancellationToken::new();
+    let signals = guard::cancel_on_signal(cancel.clone());
+    let report = engine::sync(client.clone(), connection, options, Progress::new(!quiet), cancel).await?;
+    guard::remember_backoff(&archive::open(&path)?, &client)?;
     report_outcome(&report)?;
+    if let Some(code) = guard::signal_code(signals).await {
+        return Ok(code);
+    }
     Ok(exit_code(&report))
 }
 
@@ -64,18 +82,6 @@ pub fn report_outcome(report: &engine::SyncReport) -> anyhow::Result<()> {
         tracing::error!("{} {}: {message}", figures.resource, figures.status().as_str());
     }
     Ok(())
-}
-
-/// Opens the archive at `path` and runs one sync into it.
-pub async fn sync_into(
-    client: crate::api::Client,
-    path: &std::path::Path,
-    options: SyncOptions,
-    show_progress: bool,
-) -> anyhow::Result<engine::SyncReport> {
-    let connection = archive::open(path)?;
-    tracing::info!("archive: {}", path.display());
-    engine::sync(client, connection, options, Progress::new(show_progress)).await
 }
 
 pub fn exit_code(report: &engine::SyncReport) -> u8 {

@@ -18,6 +18,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::decode::decode_item;
 use super::listing::{ChildWork, Figures, Lister, Run, count, lock};
@@ -113,9 +114,11 @@ pub async fn sync(
     connection: Connection,
     options: SyncOptions,
     progress: Progress,
+    cancel: CancellationToken,
 ) -> anyhow::Result<SyncReport> {
     let started = Instant::now();
     let (writer, writer_thread) = Writer::spawn(connection, 32);
+    writer.call(mark_interrupted_runs).await?;
     let api_url = client.base_url().to_string();
     let mode = if options.full { "full" } else { "incremental" };
     let run_id = writer.call(move |connection| archive::start_run(connection, &now(), mode, &api_url)).await?;
@@ -195,22 +198,53 @@ pub async fn sync(
             sync_resource(run, run_id, own, child, done).await;
         });
     }
-    while let Some(result) = tasks.join_next().await {
-        if let Err(error) = result {
-            // A panic in a task is a bug; the other resources have still been written.
-            tracing::error!("a sync task failed: {error}");
-        }
+    let cancelled = tokio::select! {
+        () = join_all(&mut tasks) => false,
+        () = cancel.cancelled() => true,
+    };
+    if cancelled {
+        // Each page is one transaction on the writer thread: aborting the tasks leaves every
+        // committed page in place and starts no new one.
+        tasks.abort_all();
+        join_all(&mut tasks).await;
     }
 
     let mut resource_runs = vec![account_figures];
     for resource in &selected {
         resource_runs.push(lock(&plans[resource.name].figures).clone());
     }
-    let report = finish(&client, &writer, run_id, started, run_mode, Some(account_id), resource_runs, None).await?;
+    let error =
+        cancelled.then(|| "the run was cancelled by a signal; the pages stored until then are kept".to_string());
+    let mut report =
+        finish(&client, &writer, run_id, started, run_mode, Some(account_id), resource_runs, error).await?;
+    if cancelled {
+        report.status = RunStatus::Cancelled;
+        let status = report.status;
+        writer
+            .call(move |connection| {
+                connection.execute(
+                    "UPDATE sync_runs SET status = ?2 WHERE id = ?1",
+                    rusqlite::params![run_id, status.as_str()],
+                )
+            })
+            .await?;
+    }
     drop(run);
     drop(writer);
     let _ = writer_thread.join();
     Ok(report)
+}
+
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while let Some(result) = tasks.join_next().await {
+        match result {
+            Err(error) if error.is_panic() => {
+                // A panic in a task is a bug; the other resources have still been written.
+                tracing::error!("a sync task failed: {error}");
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Adds the parents that a selected child resource needs: DNS records are listed per domain.
@@ -299,38 +333,42 @@ async fn sync_resource(
     };
 
     let (work_sender, work_receiver) = mpsc::unbounded_channel();
-    let dispatcher = tokio::spawn(dispatch_children(run.clone(), run_id, plan.clone(), child.clone(), work_receiver));
+    // The dispatcher runs in this task rather than a spawned one, so aborting this task on a
+    // cancelled run stops the children too.
+    let dispatcher = dispatch_children(run.clone(), run_id, plan.clone(), child.clone(), work_receiver);
     let wants_children = resource.detail.is_some() || child.is_some();
     let sender = wants_children.then_some(work_sender);
-    let lister = Lister {
-        run: &run,
-        resource,
-        parent: None,
-        mode: plan.mode,
-        history: history_context(run_id, &plan),
-        figures: &plan.figures,
-        bar: &bar,
-        children: sender.as_ref(),
-        high_water: plan.state.high_water.clone(),
-        horizon,
-    };
-    let listing = lister.list().await;
-    if resource.name == resources::TICKETS.name {
-        let account_id = run.account_id.clone();
-        match run.writer.call(move |connection| write::link_ticket_services(connection, &account_id)).await {
-            Ok(0) => {}
-            Ok(linked) => tracing::info!(linked, "linked tickets to services archived since"),
-            Err(error) => tracing::warn!("failed to link tickets to their services: {error}"),
+    let listing = async {
+        let sender = sender;
+        let lister = Lister {
+            run: &run,
+            resource,
+            parent: None,
+            mode: plan.mode,
+            history: history_context(run_id, &plan),
+            figures: &plan.figures,
+            bar: &bar,
+            children: sender.as_ref(),
+            high_water: plan.state.high_water.clone(),
+            horizon,
+        };
+        let listing = lister.list().await;
+        if resource.name == resources::TICKETS.name {
+            let account_id = run.account_id.clone();
+            match run.writer.call(move |connection| write::link_ticket_services(connection, &account_id)).await {
+                Ok(0) => {}
+                Ok(linked) => tracing::info!(linked, "linked tickets to services archived since"),
+                Err(error) => tracing::warn!("failed to link tickets to their services: {error}"),
+            }
         }
-    }
-    drop(sender);
-    // `send_replace` stores the value even while no task has subscribed yet, so a resource that
-    // subscribes after this listing ended still sees it ended; `send` would drop it.
-    done.send_replace(true);
-    lock(&plan.figures).complete = listing.complete;
-    if let Err(error) = dispatcher.await {
-        tracing::error!("the {} child dispatcher failed: {error}", resource.name);
-    }
+        drop(sender);
+        // `send_replace` stores the value even while no task has subscribed yet, so a resource
+        // that subscribes after this listing ended still sees it ended; `send` would drop it.
+        done.send_replace(true);
+        lock(&plan.figures).complete = listing.complete;
+        listing
+    };
+    let (listing, ()) = tokio::join!(listing, dispatcher);
 
     let elapsed = started.elapsed().as_millis() as u64;
     lock(&plan.figures).duration_ms = elapsed;
@@ -620,6 +658,30 @@ async fn finish(
         error,
         key_rejected: false,
     })
+}
+
+/// Marks runs left `running` by a process that died as `interrupted`. Only the holder of the
+/// writer lock runs a sync, so no other run can still be going.
+fn mark_interrupted_runs(connection: &mut Connection) -> rusqlite::Result<()> {
+    let at = now();
+    let ids: Vec<i64> = {
+        let mut statement = connection.prepare("SELECT id FROM sync_runs WHERE status = 'running'")?;
+        statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?
+    };
+    for id in ids {
+        tracing::warn!("run #{id} was interrupted before it finished; the pages it stored are kept");
+        connection.execute(
+            "UPDATE sync_runs SET status = 'interrupted', finished_at = ?2,
+                 error = coalesce(error, 'the process ended before the run finished') WHERE id = ?1",
+            rusqlite::params![id, at],
+        )?;
+        connection.execute(
+            "UPDATE sync_run_resources SET status = 'failed', error = coalesce(error, 'interrupted')
+             WHERE run_id = ?1 AND status = 'running'",
+            [id],
+        )?;
+    }
+    Ok(())
 }
 
 /// Returns the current time as stored in the archive: UTC RFC 3339 with `Z`.

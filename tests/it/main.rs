@@ -5,6 +5,7 @@ mod cli;
 mod faults;
 mod full_sync;
 mod history;
+mod operations;
 mod output;
 mod paging;
 mod push;

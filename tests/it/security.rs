@@ -26,6 +26,37 @@ async fn key_never_in_output_or_archive() {
     outputs.push(json_logs.output());
     let status = omega(&["-vv", "status", "--db", db], &[("OMEGA_API_KEY", SECRET)]).await;
     outputs.push(status.output());
+    let queued = omega(
+        &[
+            "-vv",
+            "queue",
+            "--db",
+            db,
+            "dns-record",
+            "example.com",
+            "--type",
+            "A",
+            "--name",
+            "x",
+            "--value",
+            "198.51.100.7",
+        ],
+        &[],
+    )
+    .await;
+    queued.assert_success();
+    env.fake.add_fault(Fault::status("/v1/domains/example.com/records", 500).with_method("POST"));
+    let pushed = omega(&["-vv", "push", "--api-url", &url, "--db", db], &[("OMEGA_API_KEY", SECRET)]).await;
+    assert_eq!(pushed.code, 1, "{}", pushed.output());
+    outputs.push(pushed.output());
+    let dry = omega(&["-vv", "push", "--dry-run", "--api-url", &url, "--db", db], &[("OMEGA_API_KEY", SECRET)]).await;
+    outputs.push(dry.output());
+    let report = omega(&["-vv", "report", "run", "sync_health", "--db", db], &[("OMEGA_API_KEY", SECRET)]).await;
+    report.assert_success();
+    outputs.push(report.output());
+    let export =
+        omega(&["-vv", "export", "--db", db, "--output", env.dir.path().join("csv").to_str().unwrap()], &[]).await;
+    export.assert_success();
     let wrong_key =
         omega(&["-vv", "sync", "--api-url", &url, "--db", db], &[("OMEGA_API_KEY", "sk_wrong_key_123456")]).await;
     assert_eq!(wrong_key.code, 2);
@@ -35,8 +66,10 @@ async fn key_never_in_output_or_archive() {
     for output in &outputs {
         assert!(!output.contains(SECRET), "the key leaked into output:\n{output}");
     }
-    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(env.dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(std::fs::read_dir(env.dir.path().join("csv")).unwrap().map(|e| e.unwrap().path()));
+    for path in files.into_iter().filter(|path| path.is_file()) {
         let bytes = std::fs::read(&path).unwrap();
         let found = bytes.windows(SECRET.len()).any(|window| window == SECRET.as_bytes());
         assert!(!found, "the key is stored in {}", path.display());
