@@ -88,6 +88,15 @@ mod tests {
     }
 }
 
+/// Parses an RFC 3339 timestamp and writes it in UTC with exactly three fractional digits, the
+/// form in which text order is time order (`…:00.100Z` sorts after `…:00.000Z`, while
+/// `…:00.1Z` sorts before `…:00Z`). SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', x)` writes the
+/// same form.
+pub fn sortable_timestamp(text: &str) -> Option<String> {
+    let parsed = DateTime::parse_from_rfc3339(text.trim()).ok()?;
+    Some(parsed.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
 /// Returns the normal form of a JSON value: the form in which two spellings of the same data
 /// are equal. Integral floats become integers (`1.0` is `1`) and strings shaped like RFC 3339
 /// timestamps are rewritten in UTC with `Z`; [`canonical_json`] then sorts the keys.
@@ -106,15 +115,27 @@ pub fn normal_form(value: &Value) -> Value {
     }
 }
 
+/// Writes a number in one spelling: integral values as integers (`1.0`, `-0` and `1e2` become
+/// `1`, `0` and `100`), other floats in their shortest form (`1.50` and `15e-1` become `1.5`).
+/// Integers beyond 64 bits keep their digits.
 fn normal_number(number: &serde_json::Number) -> Value {
-    if number.is_f64()
-        && let Some(float) = number.as_f64()
-        && float.fract() == 0.0
-        && float.abs() < 9.0e15
-    {
+    if let Some(integer) = number.as_i64() {
+        return Value::from(integer);
+    }
+    if let Some(integer) = number.as_u64() {
+        return Value::from(integer);
+    }
+    let Some(float) = number.as_f64().filter(|float| float.is_finite()) else {
+        return Value::Number(number.clone());
+    };
+    if float.fract() == 0.0 && float.abs() < 9.0e15 {
         return Value::from(float as i64);
     }
-    Value::Number(number.clone())
+    if float.fract() == 0.0 {
+        // A big integral number (beyond 2^53) may not survive f64: keep its own spelling.
+        return Value::Number(number.clone());
+    }
+    serde_json::Number::from_f64(float).map_or_else(|| Value::Number(number.clone()), Value::Number)
 }
 
 /// Tells whether `text` has the shape `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
@@ -177,6 +198,17 @@ mod normal_form_tests {
             serde_json::from_str(r#"{"b": {"x": [1.0, 2]}, "n": 1.0, "at": "2026-04-01T00:00:00.000+00:00"}"#).unwrap();
 
         assert_eq!(canonical_json(&normal_form(&a)), canonical_json(&normal_form(&b)));
+    }
+
+    #[test]
+    fn number_spellings_equal() {
+        for (a, b) in [("1.5", "1.50"), ("0.5", "5e-1"), ("-0", "0"), ("100", "1e2"), ("2.0", "2")] {
+            let a: Value = serde_json::from_str(a).unwrap();
+            let b: Value = serde_json::from_str(b).unwrap();
+            assert_eq!(canonical_json(&normal_form(&a)), canonical_json(&normal_form(&b)), "{a} {b}");
+        }
+        let big: Value = serde_json::from_str("123456789012345678901234567890").unwrap();
+        assert_eq!(canonical_json(&normal_form(&big)), "123456789012345678901234567890");
     }
 
     #[test]

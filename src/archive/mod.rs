@@ -18,13 +18,13 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-pub use canonical::{canonical_json, changed_paths, normal_form, normalize_timestamp};
+pub use canonical::{canonical_json, changed_paths, normal_form, normalize_timestamp, sortable_timestamp};
 pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
 pub use state::{
     count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,
     save_state, store_validators,
 };
-pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_deleted, mark_missing, write_row};
+pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_deleted, mark_missing, missing_ids, write_row};
 pub use writer::Writer;
 
 mod embedded {

@@ -11,12 +11,22 @@ use crate::sync::plan::ResourceState;
 /// Loads the state of every resource of an account.
 pub fn load_states(connection: &Connection, account_id: &str) -> rusqlite::Result<HashMap<String, ResourceState>> {
     let mut statement = connection.prepare(
-        "SELECT resource, last_full_at, last_incremental_at, high_water FROM sync_state WHERE account_id = ?1",
+        "SELECT s.resource, s.last_full_at, s.last_incremental_at, s.high_water,
+                (SELECT r.status FROM sync_run_resources r JOIN sync_runs u ON u.id = r.run_id
+                 WHERE u.account_id = s.account_id AND r.resource = s.resource
+                 ORDER BY r.run_id DESC LIMIT 1)
+         FROM sync_state s WHERE s.account_id = ?1",
     )?;
     let rows = statement.query_map([account_id], |row| {
+        let last_status: Option<String> = row.get(4)?;
         Ok((
             row.get::<_, String>(0)?,
-            ResourceState { last_full_at: row.get(1)?, last_incremental_at: row.get(2)?, high_water: row.get(3)? },
+            ResourceState {
+                last_full_at: row.get(1)?,
+                last_incremental_at: row.get(2)?,
+                high_water: row.get(3)?,
+                last_failed: last_status.is_some_and(|status| status != "succeeded"),
+            },
         ))
     })?;
     rows.collect()
@@ -100,7 +110,7 @@ pub fn oldest_unsettled(
 ) -> rusqlite::Result<Option<String>> {
     let placeholders: Vec<String> = (0..final_statuses.len()).map(|index| format!("?{}", index + 2)).collect();
     let sql = format!(
-        "SELECT min({column}) FROM {table} WHERE account_id = ?1 AND deleted_at IS NULL
+        "SELECT min(strftime('%Y-%m-%dT%H:%M:%fZ', {column})) FROM {table} WHERE account_id = ?1 AND deleted_at IS NULL
          AND ({status_column} IS NULL OR {status_column} NOT IN ({}))",
         placeholders.join(", ")
     );

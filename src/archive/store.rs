@@ -131,6 +131,27 @@ pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryCont
     Ok(Outcome::Updated)
 }
 
+/// Returns the ids of the live rows of `scope` that are not in `seen`: the rows a deletion
+/// inference would mark.
+pub fn missing_ids(
+    tx: &rusqlite::Connection,
+    scope: &Scope<'_>,
+    seen: &HashSet<String>,
+) -> rusqlite::Result<Vec<String>> {
+    let (columns, values) = scope.conditions();
+    let mut conditions = numbered_conditions(&columns, 1);
+    if conditions.is_empty() {
+        conditions = "1 = 1".to_string();
+    }
+    let select = format!(
+        "SELECT CAST({} AS TEXT) FROM {} WHERE {conditions} AND deleted_at IS NULL",
+        scope.id_column, scope.table
+    );
+    let mut statement = tx.prepare_cached(&select)?;
+    let ids = statement.query_map(params_from_iter(&values), |row| row.get::<_, String>(0))?;
+    ids.filter(|id| id.as_ref().map_or(true, |id| !seen.contains(id))).collect()
+}
+
 /// Marks every live row of `scope` whose id is not in `seen` as deleted, with a history row
 /// each, and returns the ids marked.
 pub fn mark_missing(

@@ -20,7 +20,19 @@ pub async fn poll(
     now: &str,
 ) -> anyhow::Result<String> {
     let path = format!("/v1/jobs/{}", path::segment(job_id)?);
-    let response = client.get_json(&path, &[]).await?;
+    let response = match client.get_json(&path, &[]).await {
+        Ok(response) => response,
+        Err(error) if error.status() == Some(404) => {
+            // The API forgot the job: record that and stop polling it.
+            connection.execute(
+                "UPDATE jobs SET status = 'unknown', updated_at = ?3, finished_at = ?3 WHERE account_id = ?1 AND id = ?2",
+                params![account_id, job_id, now],
+            )?;
+            tracing::warn!("job {job_id} is no longer known to the API (HTTP 404); it is recorded as unknown");
+            return Ok("unknown".to_string());
+        }
+        Err(error) => return Err(error.into()),
+    };
     let status = response.body.get("status").and_then(Value::as_str).unwrap_or("unknown").to_string();
     let finished = (!RUNNING.contains(&status.as_str())).then_some(now);
     connection.execute(

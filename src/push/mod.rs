@@ -80,19 +80,28 @@ pub async fn push(client: &Client, connection: &mut Connection, options: &PushOp
         return Ok(report);
     }
     let key_account = if options.dry_run { None } else { Some(account_of_key(client).await?) };
+    let mut key_account = key_account;
     for edit in edits {
-        let result = if options.dry_run {
-            Result::Planned(plan_lines(connection, &edit, options))
-        } else {
-            let key_account = key_account.as_ref().expect("a real push fetched the account");
-            apply_edit(client, connection, &edit, key_account, options).await?
+        let result = match &key_account {
+            None => Result::Planned(plan_lines(connection, &edit, options)),
+            Some(account) => match apply_edit(client, connection, &edit, account, options).await {
+                Ok(result) => result,
+                // An error here is the archive's or the API's after the send; the edit stays as
+                // recorded (in flight if it was sent), and the other edits still get their turn.
+                Err(error) => Result::Unknown(format!("{error:#}")),
+            },
         };
+        if edit.kind == Some(EditKind::AccountUpdate) && matches!(result, Result::Done(_)) {
+            // Later account edits must compare against the account as it is now.
+            key_account = Some(account_of_key(client).await?);
+        }
         report.edits.push((edit, result));
     }
     if let Some(account) = &key_account {
-        let running = jobs::poll_unfinished(client, connection, &account.id).await?;
-        if running > 0 {
-            tracing::info!(running, "jobs still running; the next push polls them again");
+        match jobs::poll_unfinished(client, connection, &account.id).await {
+            Ok(0) => {}
+            Ok(running) => tracing::info!(running, "jobs still running; the next push polls them again"),
+            Err(error) => tracing::warn!("failed to poll unfinished jobs: {error:#}; the next push tries again"),
         }
     }
     Ok(report)
@@ -212,7 +221,18 @@ async fn apply_edit(
     }
     let account_id = key_account.id.as_str();
 
-    if edit.status == "in_flight" {
+    // An edit sent before whose outcome is not known for certain: look for its effect first.
+    // A create answered with 500 or 503 went back to `pending`, but its `first_sent_at` says it
+    // was sent, so it is checked too.
+    if edit.status != "in_flight"
+        && let Some(wait) = waiting_until(edit)
+    {
+        return Ok(Result::Pending(format!("waits until {wait}")));
+    }
+    let was_sent = edit.status == "in_flight"
+        || (edit.first_sent_at.is_some()
+            && matches!(kind, EditKind::DnsRecordCreate | EditKind::SshKeyCreate | EditKind::TicketCreate));
+    if was_sent {
         match reconcile::find_effect(client, edit, &kind, &payload).await {
             Ok(Found::Created(object)) => {
                 let facts = plan::check_archive(connection, account_id, &kind, edit.target.as_deref(), &payload)
@@ -229,8 +249,6 @@ async fn apply_edit(
                 return Ok(Result::Unknown(message));
             }
         }
-    } else if let Some(wait) = waiting_until(edit) {
-        return Ok(Result::Pending(format!("waits until {wait}")));
     }
 
     let request = match plan::request_for(&kind, edit.target.as_deref(), &payload) {
@@ -282,7 +300,9 @@ async fn send(
     request: &plan::Request,
     options: &PushOptions,
 ) -> anyhow::Result<Result> {
-    outbox::mark_in_flight(connection, edit.id, &now())?;
+    if !outbox::mark_in_flight(connection, edit.id, &now())? {
+        return Ok(Result::Pending("cancelled while the push ran; not sent".to_string()));
+    }
     let mut headers = vec![("idempotency-key", edit.idempotency_key.as_str())];
     if request.confirm_destroy {
         headers.push(("x-confirm-destroy", "yes"));
@@ -293,13 +313,24 @@ async fn send(
         Ok(response) => response,
         Err(error) => return record_failure(connection, edit, error),
     };
-    let remote_id = apply::store_result(connection, edit, kind, account_id, facts, &response.body, &now())?;
+    let remote_id = match apply::store_result(connection, edit, kind, account_id, facts, &response.body, &now()) {
+        Ok(remote_id) => remote_id,
+        Err(error) => {
+            let message = format!(
+                "the API applied the edit, but storing its result failed: {error:#}; the next push checks again"
+            );
+            outbox::set_status(connection, edit.id, "in_flight", Some(&message), None, &now())?;
+            return Ok(Result::Unknown(message));
+        }
+    };
     if *kind == EditKind::ServiceReboot
         && options.wait
         && let Some(job_id) = &remote_id
     {
-        let status = jobs::wait(client, connection, account_id, job_id, options.wait_limit).await?;
-        tracing::info!("job {job_id} of edit #{}: {status}", edit.id);
+        match jobs::wait(client, connection, account_id, job_id, options.wait_limit).await {
+            Ok(status) => tracing::info!("job {job_id} of edit #{}: {status}", edit.id),
+            Err(error) => tracing::warn!("failed to poll job {job_id} of edit #{}: {error:#}", edit.id),
+        }
     }
     Ok(Result::Done(remote_id))
 }
@@ -319,6 +350,14 @@ fn record_failure(connection: &Connection, edit: &Edit, error: ApiError) -> anyh
     };
     match &error {
         ApiError::RateLimited { retry_after, .. } => retry_later(*retry_after),
+        // A gateway error can follow an edit the API applied behind the gateway.
+        ApiError::Status { status: 502 | 504, .. } => {
+            let message = format!(
+                "{message}; the API may have applied the edit behind the gateway, so the next push checks before sending again"
+            );
+            outbox::set_status(connection, edit.id, "in_flight", Some(&message), None, &now())?;
+            Ok(Result::Unknown(message))
+        }
         ApiError::Status { status, .. } if *status >= 500 => retry_later(None),
         ApiError::Status { .. } | ApiError::UnsafePathSegment { .. } => {
             outbox::set_status(connection, edit.id, "failed", Some(&message), None, &now())?;

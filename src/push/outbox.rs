@@ -97,13 +97,14 @@ pub fn insert(
 
 /// Marks an edit as sent: `in_flight`, one more attempt, and the time of the first send. It is
 /// committed before the request leaves, so a crash during the request leaves it `in_flight`.
-pub fn mark_in_flight(connection: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
-    connection.execute(
+/// Returns false, changing nothing, when the edit is no longer open (cancelled meanwhile).
+pub fn mark_in_flight(connection: &Connection, id: i64, now: &str) -> rusqlite::Result<bool> {
+    let changed = connection.execute(
         "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, first_sent_at = coalesce(first_sent_at, ?2),
-                next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1",
+                next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ('pending', 'in_flight', 'conflict')",
         params![id, now],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// Records a final or waiting state with its reason.

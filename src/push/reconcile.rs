@@ -88,6 +88,14 @@ fn same_record(item: &Value, payload: &Value) -> bool {
     if host(text(item, "name")) != host(text(payload, "name")) {
         return false;
     }
+    // Fields the payload sets must match too: an MX record of another priority is another record.
+    for field in ["priority", "ttl"] {
+        if let Some(requested) = payload.get(field).and_then(Value::as_i64)
+            && item.get(field).and_then(Value::as_i64) != Some(requested)
+        {
+            return false;
+        }
+    }
     let (Some(item_value), Some(requested_value)) = (text(item, "value"), text(payload, "value")) else { return false };
     match requested_type.to_ascii_uppercase().as_str() {
         "A" | "AAAA" => match (item_value.parse::<std::net::IpAddr>(), requested_value.parse::<std::net::IpAddr>()) {

@@ -144,10 +144,18 @@ fn render_table(columns: &[String], rows: Vec<Vec<Cell>>) -> String {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(shown.iter().map(|&index| header_of(&columns[index])));
+    // A decimal column with a `_cents` twin shows the twin's exact amount with two decimals,
+    // because the REAL column would print 19.9 for 1990 cents.
+    let twins: Vec<Option<usize>> =
+        columns.iter().map(|column| columns.iter().position(|other| *other == format!("{column}_cents"))).collect();
     for row in &rows {
         table.add_row(shown.iter().map(|&index| {
-            let cell = comfy_table::Cell::new(&row[index].text);
-            if row[index].numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
+            let source = match twins[index] {
+                Some(twin) if !row[twin].text.is_empty() => &row[twin],
+                _ => &row[index],
+            };
+            let cell = comfy_table::Cell::new(&source.text);
+            if source.numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
         }));
     }
     if rows.is_empty() {

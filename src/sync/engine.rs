@@ -349,8 +349,9 @@ async fn sync_resource(
             figures: &plan.figures,
             bar: &bar,
             children: sender.as_ref(),
-            high_water: plan.state.high_water.clone(),
+            high_water: plan.state.high_water.as_deref().and_then(crate::archive::sortable_timestamp),
             horizon,
+            repeating: Default::default(),
         };
         let listing = lister.list().await;
         if resource.name == resources::TICKETS.name {
@@ -422,7 +423,7 @@ async fn save_state(run: &Arc<Run>, plan: &ResourcePlan, newest: Option<String>)
     let at = now();
     let full_at = (figures.complete && plan.mode == Mode::Full).then(|| at.clone());
     let incremental_at = (plan.mode == Mode::Incremental).then_some(at);
-    let high_water = newest.max(plan.state.high_water.clone());
+    let high_water = newest.max(plan.state.high_water.as_deref().and_then(crate::archive::sortable_timestamp));
     let account_id = run.account_id.clone();
     let resource = plan.resource.name;
     let result = run
@@ -465,7 +466,18 @@ async fn dispatch_children(
         // Complete until one parent's listing proves otherwise.
         lock(&child.figures).complete = true;
     }
+    // Children wait here rather than as spawned tasks: a task holds a whole request future, so
+    // spawning one per service of a large account would hold memory in proportion to it. Twice
+    // the concurrency keeps every request slot busy while one batch finishes.
+    let max_tasks = run.client.concurrency().max(1) * 2;
     while let Some(item) = work.recv().await {
+        while tasks.len() >= max_tasks {
+            if let Some(Err(error)) = tasks.join_next().await
+                && error.is_panic()
+            {
+                tracing::error!("a {} child task failed: {error}", resource.name);
+            }
+        }
         if resource.detail.is_some() {
             // Incremental runs fetch details only where the list entry is new or changed.
             if plan.mode == Mode::Incremental && item.outcome == Outcome::Unchanged {
@@ -488,6 +500,7 @@ async fn dispatch_children(
                     children: None,
                     high_water: None,
                     horizon: None,
+                    repeating: Default::default(),
                 };
                 if !lister.list().await.complete {
                     lock(&child.figures).complete = false;

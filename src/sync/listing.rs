@@ -61,6 +61,8 @@ pub(super) struct Lister<'a> {
     pub high_water: Option<String>,
     /// The oldest unsettled item of a settled-tail resource.
     pub horizon: Option<String>,
+    /// Set during a second, confirming pass over the same listing.
+    pub repeating: std::sync::atomic::AtomicBool,
 }
 
 /// The result of a listing.
@@ -126,10 +128,18 @@ impl Lister<'_> {
         }
 
         let mut pass = self.pass(&path, first).await?;
-        if let Some(gap) = pass.gap.take() {
-            // Items moved between pages while they were read. A second pass from page 1 picks up
-            // what shifted; the union of both is what the archive must not mark deleted.
-            tracing::info!("{gap}; listing {} again", self.scope_name());
+        let mut reason = pass.gap.take();
+        if reason.is_none() && self.has_deletion_candidates(&pass.seen).await? {
+            // A delete and an insert during the listing keep the total while moving an item
+            // across a page boundary unread. So rows are marked deleted only when a second
+            // listing, consistent in itself, does not contain them either.
+            reason = Some(format!("some archived {} were not listed", self.resource.noun));
+        }
+        if let Some(gap) = reason {
+            // Items may have moved between pages while they were read. A second pass from page 1
+            // picks up what shifted; the union of both is what the archive must not mark deleted.
+            tracing::info!("{gap}; listing {} again to confirm", self.scope_name());
+            self.repeating.store(true, std::sync::atomic::Ordering::Relaxed);
             let first = self.fetch_and_write(&path, 1, false).await?;
             let second = self.pass(&path, first).await?;
             pass.seen.extend(second.seen);
@@ -296,6 +306,22 @@ impl Lister<'_> {
         Ok(Listing { complete: true, newest: None })
     }
 
+    /// Tells whether the archive holds live rows of this listing's scope that `seen` lacks.
+    async fn has_deletion_candidates(&self, seen: &HashSet<String>) -> Result<bool, String> {
+        let resource = self.resource;
+        let account_id = self.run.account_id.clone();
+        let parent = self.parent.map(|parent| parent.id.clone());
+        let seen = seen.clone();
+        self.run
+            .writer
+            .call(move |connection| {
+                let scope = write::scope(resource, &account_id, parent.as_deref());
+                archive::missing_ids(connection, &scope, &seen).map(|ids| !ids.is_empty())
+            })
+            .await
+            .map_err(|error| format!("failed to read the stored {}: {error}", resource.noun))
+    }
+
     async fn infer_deletions(&self, seen: HashSet<String>) -> Result<(), String> {
         let resource = self.resource;
         let account_id = self.run.account_id.clone();
@@ -380,7 +406,9 @@ impl Lister<'_> {
         {
             let mut figures = lock(self.figures);
             figures.pages += 1;
-            for outcome in &outcomes {
+            // A confirming pass reads items already counted; only its changes count again.
+            let repeating = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
+            for outcome in outcomes.iter().filter(|outcome| !repeating || **outcome != Outcome::Unchanged) {
                 count(&mut figures, *outcome);
             }
         }
@@ -555,10 +583,7 @@ fn decode_page(resource: &Resource, body: Value) -> Result<FetchedPage, String> 
         };
         decoded.keys.push(key);
         decoded.marks.push(
-            mark_field
-                .and_then(|field| value.get(field))
-                .and_then(Value::as_str)
-                .and_then(archive::normalize_timestamp),
+            mark_field.and_then(|field| value.get(field)).and_then(Value::as_str).and_then(archive::sortable_timestamp),
         );
         decoded
             .statuses

@@ -32,12 +32,15 @@ pub struct ResourceState {
     pub last_full_at: Option<String>,
     pub last_incremental_at: Option<String>,
     pub high_water: Option<String>,
+    /// The resource's latest run did not succeed, so what it skipped may still be missing.
+    pub last_failed: bool,
 }
 
-/// Chooses the mode of a resource: full when asked, when it was never listed in full, or when
-/// its last full listing is older than `full_every`.
+/// Chooses the mode of a resource: full when asked, when it was never listed in full, when its
+/// latest run did not succeed (an incremental run would not retry what that run missed, such
+/// as a service detail), or when its last full listing is older than `full_every`.
 pub fn choose_mode(state: Option<&ResourceState>, force_full: bool, full_every: Duration, now: DateTime<Utc>) -> Mode {
-    if force_full {
+    if force_full || state.is_some_and(|state| state.last_failed) {
         return Mode::Full;
     }
     let Some(last_full) = state.and_then(|state| state.last_full_at.as_deref()) else {
@@ -112,6 +115,14 @@ mod tests {
         assert_eq!(choose_mode(Some(&last), false, DAY, at("2026-12-01T23:59:59Z")), Mode::Incremental);
         assert_eq!(choose_mode(Some(&last), false, DAY, at("2026-12-02T00:00:00Z")), Mode::Full);
         assert_eq!(choose_mode(Some(&last), true, DAY, at("2026-12-01T00:00:01Z")), Mode::Full);
+    }
+
+    #[test]
+    fn mode_full_after_failed_run() {
+        let mut last = state("2026-12-01T00:00:00Z");
+        last.last_failed = true;
+
+        assert_eq!(choose_mode(Some(&last), false, DAY, at("2026-12-01T01:00:00Z")), Mode::Full);
     }
 
     #[test]

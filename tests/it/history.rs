@@ -386,7 +386,10 @@ async fn ticket_sharing_mark_not_lost() {
     let mark = "2026-12-03T12:00:00Z";
     env.fake.with_world(|world| world.ticket_mut(&first).unwrap()["updatedAt"] = json!(mark));
     env.sync(&["--per-page", "5"]).await.assert_success();
-    assert_eq!(strings(&env.db(), "SELECT high_water FROM sync_state WHERE resource = 'tickets'"), vec![mark]);
+    assert_eq!(
+        strings(&env.db(), "SELECT high_water FROM sync_state WHERE resource = 'tickets'"),
+        vec!["2026-12-03T12:00:00.000Z"]
+    );
 
     env.fake.with_world(|world| {
         let ticket = world.ticket_mut(&second).unwrap();
@@ -455,4 +458,61 @@ async fn status_shows_marks() {
     assert!(tickets.contains(&mark), "{tickets}");
     let full = strings(&env.db(), "SELECT last_full_at FROM sync_state WHERE resource = 'tickets'").remove(0);
     assert!(tickets.contains(&full), "{tickets}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constant_total_shift_no_false_deletion() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let first = env.fake.with_world(|world| world.services[0]["id"].as_str().unwrap().to_string());
+    let gone = first.clone();
+    // One delete and one insert during the listing keep the total while shifting the pages.
+    env.fake.after_request("/v1/services", Some(1), move |world| {
+        world.services.retain(|service| service["id"] != gone.as_str());
+        let mut added = world.services[0].clone();
+        added["id"] = json!("svc_added_while_paging");
+        world.services.push(added);
+    });
+
+    env.sync(&["--full", "--only", "services", "--per-page", "4"]).await.assert_success();
+
+    let db = env.db();
+    let live_in_api = env.fake.with_world(|world| {
+        world.services.iter().map(|service| service["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    });
+    for id in &live_in_api {
+        let deleted =
+            count(&db, &format!("SELECT count(*) FROM services WHERE id = '{id}' AND deleted_at IS NOT NULL"));
+        assert_eq!(deleted, 0, "{id} is served by the API but was marked deleted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_activity_not_missed() {
+    let env = Env::start().await;
+    let ids = ticket_ids(&env);
+    env.fake.with_world(|world| {
+        for id in &ids[..2] {
+            world.ticket_mut(id).unwrap()["updatedAt"] = json!("2026-12-03T12:00:00Z");
+        }
+    });
+    env.sync(&["--per-page", "2"]).await.assert_success();
+    env.fake.with_world(|world| {
+        for (index, id) in ids[2..8].iter().enumerate() {
+            let ticket = world.ticket_mut(id).unwrap();
+            ticket["updatedAt"] = json!(format!("2026-12-03T12:00:00.{}00Z", index + 1));
+            ticket["status"] = json!("closed");
+        }
+    });
+
+    env.sync(&["--per-page", "2", "--only", "tickets"]).await.assert_success();
+
+    let db = env.db();
+    for id in &ids[2..8] {
+        assert_eq!(strings(&db, &format!("SELECT status FROM tickets WHERE id = '{id}'")), vec!["closed"], "{id}");
+    }
+    assert_eq!(
+        strings(&db, "SELECT high_water FROM sync_state WHERE resource = 'tickets'"),
+        vec!["2026-12-03T12:00:00.600Z"]
+    );
 }

@@ -419,3 +419,57 @@ async fn unfinished_job_polled_by_next_push() {
     assert_eq!(count(&env.db(), "SELECT count(*) FROM jobs WHERE finished_at IS NOT NULL"), 1);
     assert_eq!(mutating_requests(&env), vec![format!("POST /v1/services/{runner}/reboot")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_account_edit_sees_first() {
+    let env = synced().await;
+    queue(&env, &["account", "--company", "New Corp"]).await.assert_success();
+    queue(&env, &["account", "--company", "Acme Inc."]).await.assert_success();
+
+    let run = push(&env, &["--force"]).await;
+
+    run.assert_success();
+    assert_eq!(mutating_requests(&env), vec!["PUT /v1/account", "PUT /v1/account"]);
+    assert_eq!(env.fake.with_world(|world| world.account["company"].clone()), json!("Acme Inc."));
+    assert_eq!(strings(&env.db(), "SELECT company FROM accounts"), vec!["Acme Inc."]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_error_reconciled_not_resent() {
+    let env = synced().await;
+    queue(
+        &env,
+        &[
+            "dns-record",
+            "example.com",
+            "--type",
+            "MX",
+            "--name",
+            "@",
+            "--value",
+            "mail.example.com",
+            "--priority",
+            "20",
+        ],
+    )
+    .await
+    .assert_success();
+    env.fake.add_fault(Fault::status("/v1/domains/example.com/records", 504).with_method("POST").once());
+
+    let first = push(&env, &[]).await;
+
+    assert_eq!(first.code, 1);
+    assert_eq!(outbox_status(&env, 1), "in_flight");
+    // The next push finds no MX of priority 20 (the existing one has priority 10), so it sends.
+    let second = push(&env, &[]).await;
+    second.assert_success();
+    let mx = env.fake.with_world(|world| {
+        world
+            .records("example.com")
+            .iter()
+            .filter(|record| record["type"] == "MX")
+            .map(|r| r["priority"].clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(mx, vec![json!(10), json!(20)]);
+}
