@@ -77,9 +77,13 @@ impl World {
         opaque_id(prefix, serial)
     }
 
-    /// Advances the fake clock by one second and returns the new time in RFC 3339 form.
+    /// Advances the fake clock by at least one second, and to the real time if that is later,
+    /// and returns the new time in RFC 3339 form. Following the real clock matters to clients
+    /// that compare the API's timestamps with their own, as a real API's would agree.
     pub fn tick(&mut self) -> String {
-        self.clock += TimeDelta::seconds(1);
+        let now = Utc::now();
+        let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        self.clock = (self.clock + TimeDelta::seconds(1)).max(now);
         self.clock.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 

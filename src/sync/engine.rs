@@ -277,6 +277,7 @@ async fn sync_account(
     let response = client.get_json(path, &[]).await.map_err(|error| (error.to_string(), error.status()))?;
     let item = decode_item(&response.body, resources::ACCOUNT.fields, true)
         .map_err(|error| (format!("GET {path}: {error}"), None))?;
+    let problems: Vec<String> = item.problems.iter().map(|problem| format!("GET {path}: {problem}")).collect();
     let id = item.id.clone();
     // The account row is inserted once, by the first sync of the account: that is the import.
     let history = HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: true };
@@ -308,6 +309,13 @@ async fn sync_account(
         ..Default::default()
     };
     count(&mut figures, outcome);
+    if !problems.is_empty() {
+        figures.incomplete = true;
+        for problem in problems {
+            tracing::warn!("{problem}");
+            figures.warn(problem);
+        }
+    }
     Ok((id, figures))
 }
 

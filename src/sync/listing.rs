@@ -207,12 +207,16 @@ impl Lister<'_> {
             newest = newest.max(page.newest());
             seen.extend(page.ids.iter().cloned());
             ids_by_page.insert(number, page.ids);
-        }
-        if let Some(number) = repeated_page(&ids_by_page, last_page) {
-            return Err(format!(
-                "GET {path}: page {number} repeats the items of page {}; the API may be ignoring `page`",
-                number - 1
-            ));
+            // Pages arrive roughly in order, so a server that ignores `page` is caught after a
+            // few requests instead of after every page its total promises.
+            if let Some(repeated) = [number, number + 1].into_iter().find(|&n| {
+                n >= 2 && matches!((ids_by_page.get(&(n - 1)), ids_by_page.get(&n)), (Some(a), Some(b)) if !b.is_empty() && a == b)
+            }) {
+                return Err(format!(
+                    "GET {path}: page {repeated} repeats the items of page {}; the API may be ignoring `page`",
+                    repeated - 1
+                ));
+            }
         }
         let total = totals.iter().copied().max().unwrap_or(meta.total);
         let gap = self.count_gap(seen.len() as u64, total, totals.len() > 1);
@@ -493,14 +497,6 @@ fn page_size(first: &WrittenPage, meta: Meta) -> u64 {
         return received;
     }
     meta.per_page
-}
-
-/// Returns the first page whose non-empty id list equals the previous page's.
-fn repeated_page(ids_by_page: &HashMap<u64, Vec<String>>, last_page: u64) -> Option<u64> {
-    (2..=last_page).find(|number| match (ids_by_page.get(&(number - 1)), ids_by_page.get(number)) {
-        (Some(previous), Some(current)) => !current.is_empty() && previous == current,
-        _ => false,
-    })
 }
 
 pub(super) fn count(figures: &mut ResourceRun, outcome: Outcome) {
