@@ -258,3 +258,58 @@ async fn bad_ca_file_is_usage_error() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("failed to read the CA file /nonexistent/ca.pem"), "{}", missing.stderr);
 }
+
+/// Mounts a small tmpfs, when the tests run as root, so a sync can run out of disk space.
+/// Returns `None` where mounting is not allowed.
+fn small_disk(dir: &std::path::Path, bytes: u64) -> Option<std::path::PathBuf> {
+    let mount_point = dir.join("small-disk");
+    std::fs::create_dir_all(&mount_point).ok()?;
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs", mount_point.to_str()?])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(mount_point)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_keeps_archive() {
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    let size = std::fs::metadata(&env.db).unwrap().len();
+    let Some(mount_point) = small_disk(env.dir.path(), size + 96 * 1024) else {
+        eprintln!("full_disk_keeps_archive: mounting a tmpfs is not allowed here; this case was not run");
+        return;
+    };
+    let db = mount_point.join("archive.db");
+    env.db().execute("VACUUM INTO ?1", [db.to_str().unwrap()]).unwrap();
+    let before = snapshot(&rusqlite::Connection::open(&db).unwrap());
+    // Every object changes, which needs far more room than the small disk has left.
+    env.fake.with_world(|world| {
+        let filler = "x".repeat(4000);
+        for service in &mut world.services {
+            service["notes"] = serde_json::json!(filler);
+        }
+        for invoice in &mut world.invoices {
+            invoice["notes"] = serde_json::json!(filler);
+        }
+    });
+    let url = env.fake.base_url();
+
+    let run =
+        omega(&["sync", "--full", "--api-url", &url, "--db", db.to_str().unwrap()], &[("OMEGA_API_KEY", KEY)]).await;
+
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let integrity: String = connection.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    let after = snapshot(&connection);
+    drop(connection);
+    let _ = std::process::Command::new("umount").arg(&mount_point).status();
+    assert_eq!(run.code, 1, "{}", run.output());
+    assert!(run.stderr.contains("full"), "{}", run.stderr);
+    assert_eq!(integrity, "ok");
+    let kept = before
+        .iter()
+        .filter(|row| after.iter().any(|other| other.split(" | ").nth(1) == row.split(" | ").nth(1)))
+        .count();
+    assert_eq!(kept, before.len(), "rows archived before the run must still be there");
+}
