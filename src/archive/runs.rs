@@ -47,7 +47,7 @@ pub struct ResourceRun {
     pub unchanged: u64,
     pub deleted: u64,
     pub restored: u64,
-    /// Requests answered with 304 Not Modified.
+    /// Requests that returned 304 Not Modified.
     pub not_modified: u64,
     pub duration_ms: u64,
     /// Every error met, in order; the first one decides the status.
@@ -59,8 +59,8 @@ pub struct ResourceRun {
     pub warning_count: u64,
 }
 
-/// Warnings kept per resource and run; the rest are counted, so a bad field in every item of
-/// a large listing cannot flood the log or `sync_run_resources.error`.
+/// The number of warnings kept per resource and run. The rest are only counted, so a bad field
+/// in every item of a large listing cannot flood the log or `sync_run_resources.error`.
 pub const MAX_KEPT_WARNINGS: usize = 20;
 
 impl ResourceRun {

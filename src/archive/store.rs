@@ -160,53 +160,11 @@ pub fn mark_missing(
     seen: &HashSet<String>,
     history: &HistoryContext,
 ) -> rusqlite::Result<Vec<String>> {
-    let (columns, values) = scope.conditions();
-    let mut conditions = numbered_conditions(&columns, 1);
-    if conditions.is_empty() {
-        conditions = "1 = 1".to_string();
-    }
-    let select = format!(
-        "SELECT {id}, CAST({id} AS TEXT), {tracked} FROM {table} WHERE {conditions} AND deleted_at IS NULL",
-        id = scope.id_column,
-        tracked = scope.snapshot_columns.join(", "),
-        table = scope.table,
-    );
-    let mut missing = Vec::new();
-    {
-        let mut statement = tx.prepare_cached(&select)?;
-        let mut rows = statement.query(params_from_iter(&values))?;
-        while let Some(row) = rows.next()? {
-            let text: String = row.get(1)?;
-            if seen.contains(&text) {
-                continue;
-            }
-            let jsons = (0..scope.snapshot_columns.len())
-                .map(|index| row.get::<_, Option<String>>(2 + index))
-                .collect::<Result<Vec<_>, _>>()?;
-            missing.push((row.get::<_, SqlValue>(0)?, text, jsons));
+    let mut marked = Vec::new();
+    for id in missing_ids(tx, scope, seen)? {
+        if mark_deleted(tx, scope, &id, history)? {
+            marked.push(id);
         }
-    }
-
-    let mut key_columns = columns.clone();
-    key_columns.push(scope.id_column.to_string());
-    let update = format!(
-        "UPDATE {} SET deleted_at = ?{} WHERE {}",
-        scope.table,
-        key_columns.len() + 1,
-        numbered_conditions(&key_columns, 1)
-    );
-    let mut marked = Vec::with_capacity(missing.len());
-    for (id, text, jsons) in missing {
-        let mut key_values = values.clone();
-        key_values.push(id.clone());
-        key_values.push(SqlValue::Text(history.now.clone()));
-        tx.prepare_cached(&update)?.execute(params_from_iter(&key_values))?;
-        let before = snapshot(scope.snapshot_columns, |column| {
-            let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
-            jsons[index].as_deref()
-        });
-        record(tx, history, scope, &id, "delete", Some(&before), None)?;
-        marked.push(text);
     }
     Ok(marked)
 }
@@ -221,7 +179,12 @@ pub fn mark_deleted(
 ) -> rusqlite::Result<bool> {
     let (mut columns, mut values) = scope.conditions();
     columns.push(scope.id_column.to_string());
-    values.push(SqlValue::Text(id.to_string()));
+    // Embedded rows are keyed by an INTEGER position; bind the id with the column's type.
+    let key = match id.parse::<i64>() {
+        Ok(position) if scope.id_column == "position" => SqlValue::Integer(position),
+        _ => SqlValue::Text(id.to_string()),
+    };
+    values.push(key.clone());
     let select = format!(
         "SELECT {} FROM {} WHERE {} AND deleted_at IS NULL",
         scope.snapshot_columns.join(", "),
@@ -249,7 +212,7 @@ pub fn mark_deleted(
         let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
         jsons[index].as_deref()
     });
-    record(tx, history, scope, &SqlValue::Text(id.to_string()), "delete", Some(&before), None)?;
+    record(tx, history, scope, &key, "delete", Some(&before), None)?;
     Ok(true)
 }
 

@@ -372,7 +372,7 @@ async fn sync_resource(
         }
         drop(sender);
         // `send_replace` stores the value even while no task has subscribed yet, so a resource
-        // that subscribes after this listing ended still sees it ended; `send` would drop it.
+        // that subscribes after this listing ended still finds it ended; `send` would drop it.
         done.send_replace(true);
         lock(&plan.figures).complete = listing.complete;
         listing
@@ -474,7 +474,7 @@ async fn dispatch_children(
         // Complete until one parent's listing proves otherwise.
         lock(&child.figures).complete = true;
     }
-    // Children wait here rather than as spawned tasks: a task holds a whole request future, so
+    // Children wait here rather than as spawned tasks: a task keeps a whole request future, so
     // spawning one per service of a large account would hold memory in proportion to it. Twice
     // the concurrency keeps every request slot busy while one batch finishes.
     let max_tasks = run.client.concurrency().max(1) * 2;
@@ -566,7 +566,7 @@ async fn fetch_detail(run: Arc<Run>, run_id: i64, plan: Arc<ResourcePlan>, item:
     }
 }
 
-/// Returns the detail's outcome and whether the server answered 304 Not Modified.
+/// Returns the detail's outcome and whether the server returned 304 Not Modified.
 async fn fetch_and_write_detail(
     run: &Arc<Run>,
     run_id: i64,

@@ -197,7 +197,7 @@ impl Lister<'_> {
         while let Some((number, result)) = pages.next().await {
             let page = result?;
             if page.ids.is_empty() {
-                // The listing ended before `total` said it would; the pages after it are empty too.
+                // The listing ended before the `total` it reported, and the pages after it are empty too.
                 empty_page = Some(number);
                 break;
             }
@@ -310,7 +310,7 @@ impl Lister<'_> {
         Ok(Listing { complete: true, newest: None })
     }
 
-    /// Tells whether the archive holds live rows of this listing's scope that `seen` lacks.
+    /// Tells whether the archive has live rows of this listing's scope that `seen` lacks.
     async fn has_deletion_candidates(&self, seen: &HashSet<String>) -> Result<bool, String> {
         let resource = self.resource;
         let account_id = self.run.account_id.clone();
