@@ -168,6 +168,10 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // A checkpoint every 10,000 pages (about 40 MiB of WAL) instead of SQLite's 1,000: each
+    // checkpoint syncs the file to disk, and a large first sync otherwise spends a fifth of
+    // its writer time in them.
+    connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     Ok(())
 }
 

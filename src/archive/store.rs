@@ -74,6 +74,9 @@ pub struct RowWrite<'a> {
     pub columns: Vec<(&'a str, SqlValue)>,
     pub raw_column: &'a str,
     pub raw: String,
+    /// The object's normal form (`canonical_json(&normal_form(..))`), when the caller computed it
+    /// already: an insert then stores it as the history snapshot without parsing `raw` again.
+    pub normal: Option<String>,
 }
 
 /// Stores `row` unless the stored `raw_column` equals `row.raw` in normal form and the row is
@@ -100,8 +103,16 @@ pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryCont
 
     let Some((stored_jsons, deleted_at)) = stored else {
         insert(tx, row, &key_columns, &key_values, &history.now)?;
-        let after = snapshot(scope.snapshot_columns, |column| (column == row.raw_column).then_some(row.raw.as_str()));
-        record(tx, history, scope, &row.id, "insert", None, Some(&after))?;
+        match &row.normal {
+            Some(normal) if scope.snapshot_columns == [row.raw_column] => {
+                insert_history(tx, history, scope, &row.id, "insert", None, None, Some(normal))?;
+            }
+            _ => {
+                let after =
+                    snapshot(scope.snapshot_columns, |column| (column == row.raw_column).then_some(row.raw.as_str()));
+                record(tx, history, scope, &row.id, "insert", None, Some(&after))?;
+            }
+        }
         return Ok(Outcome::Inserted);
     };
 
@@ -277,11 +288,7 @@ fn record(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> rusqlite::Result<()> {
-    let entity_id = match id {
-        SqlValue::Text(text) => text.clone(),
-        SqlValue::Integer(number) => number.to_string(),
-        other => format!("{other:?}"),
-    };
+    let entity_id = entity_text(id);
     if op == "update"
         && history.run_id.is_some()
         && let Some((previous_id, previous_op, previous_before)) = tx
@@ -312,6 +319,23 @@ fn record(
         }
         _ => None,
     };
+    let before = before.map(canonical_json);
+    let after = after.map(canonical_json);
+    insert_history(tx, history, scope, id, op, changed.as_deref(), before.as_deref(), after.as_deref())
+}
+
+/// Inserts one history row with snapshots already in canonical normal form.
+#[allow(clippy::too_many_arguments)]
+fn insert_history(
+    tx: &Transaction<'_>,
+    history: &HistoryContext,
+    scope: &Scope<'_>,
+    id: &SqlValue,
+    op: &str,
+    changed: Option<&str>,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO history (run_id, observed_at, entity, account_id, parent_id, entity_id, op,
          changed_fields, before_json, after_json, initial, outbox_id)
@@ -323,15 +347,23 @@ fn record(
         scope.table,
         scope.account_id,
         scope.parent_id(),
-        entity_id,
+        entity_text(id),
         op,
         changed,
-        before.map(canonical_json),
-        after.map(canonical_json),
+        before,
+        after,
         op == "insert" && history.initial,
         history.outbox_id,
     ])?;
     Ok(())
+}
+
+fn entity_text(id: &SqlValue) -> String {
+    match id {
+        SqlValue::Text(text) => text.clone(),
+        SqlValue::Integer(number) => number.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Builds an entity's snapshot in normal form: the JSON objects of `columns` merged in order,
@@ -400,7 +432,14 @@ mod tests {
     };
 
     fn row<'a>(columns: Vec<(&'a str, SqlValue)>, raw_column: &'a str, raw: &str) -> RowWrite<'a> {
-        RowWrite { scope: SCOPE, id: SqlValue::Text("x".into()), columns, raw_column, raw: raw.to_string() }
+        RowWrite {
+            scope: SCOPE,
+            id: SqlValue::Text("x".into()),
+            columns,
+            raw_column,
+            raw: raw.to_string(),
+            normal: None,
+        }
     }
 
     fn context(run_id: i64, now: &str) -> HistoryContext {

@@ -97,6 +97,7 @@ fn store_object(
         columns: item.columns,
         raw_column: "raw_json",
         raw: item.raw,
+        normal: Some(item.normal),
     };
     archive::write_row(tx, &row, history)?;
     Ok(Some(item.id))

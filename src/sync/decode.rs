@@ -4,7 +4,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::{Map, Value};
 
 use super::resources::{Field, Kind};
-use crate::archive::{canonical_json, normalize_timestamp};
+use crate::archive::{canonical_json, normal_form, normalize_timestamp};
 
 /// Typed column values of one row, in descriptor order.
 pub type Columns = Vec<(&'static str, SqlValue)>;
@@ -31,6 +31,9 @@ pub struct DecodedItem {
     pub columns: Columns,
     /// The item's canonical JSON.
     pub raw: String,
+    /// The item's normal form, computed here on a decoding thread so the single writer thread
+    /// does not parse `raw` again for the history snapshot.
+    pub normal: String,
     /// Rows embedded in the item (invoice line items); `None` for resources without any.
     pub embedded: Option<Vec<DecodedItem>>,
     /// Fields whose value did not fit their column: the column got NULL and `raw` keeps the
@@ -87,16 +90,23 @@ pub fn decode_item(item: &Value, fields: &[Field], fill_absent: bool) -> Result<
     };
     let (columns, problems) = decode_fields(object, fields, fill_absent);
     let problems = problems.into_iter().map(|problem| format!("item {id:?}: {problem}")).collect();
-    Ok(DecodedItem { id, columns, raw: canonical_json(item), embedded: None, problems })
+    Ok(DecodedItem {
+        id,
+        columns,
+        raw: canonical_json(item),
+        normal: canonical_json(&normal_form(item)),
+        embedded: None,
+        problems,
+    })
 }
 
 /// Decodes an embedded child, which has no id of its own.
-pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<String>, String), String> {
+pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<String>, String, String), String> {
     let Value::Object(object) = item else {
         return Err(format!("expected an object, got {}", describe(item)));
     };
     let (columns, problems) = decode_fields(object, fields, true);
-    Ok((columns, problems, canonical_json(item)))
+    Ok((columns, problems, canonical_json(item), canonical_json(&normal_form(item))))
 }
 
 /// Decodes the typed columns. A value that does not fit its column becomes NULL and a problem.

@@ -291,6 +291,7 @@ async fn sync_account(
                 columns: item.columns,
                 raw_column: "raw_json",
                 raw: item.raw,
+                normal: Some(item.normal),
             };
             let outcome = archive::write_row(&tx, &row, &history)?;
             tx.commit()?;

@@ -611,7 +611,7 @@ fn decode_embedded(
     let mut decoded = Vec::with_capacity(children.len());
     for (position, child) in children.iter().enumerate() {
         match decode_child(child, fields) {
-            Ok((columns, child_problems, raw)) => {
+            Ok((columns, child_problems, raw, normal)) => {
                 problems.extend(
                     child_problems.into_iter().map(|problem| format!("item {item_id:?}: {key}[{position}]: {problem}")),
                 );
@@ -619,6 +619,7 @@ fn decode_embedded(
                     id: position.to_string(),
                     columns,
                     raw,
+                    normal,
                     embedded: None,
                     problems: Vec::new(),
                 });

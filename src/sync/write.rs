@@ -63,6 +63,7 @@ pub fn write_page(
             columns,
             raw_column: "raw_json",
             raw: item.raw,
+            normal: Some(item.normal),
         };
         let outcome = archive::write_row(&tx, &row, history)?;
         if let (Some(embedded), Some(children)) = (resource.embedded, item.embedded)
@@ -94,6 +95,8 @@ pub fn write_detail(
         columns: item.columns,
         raw_column: detail.raw_column,
         raw: item.raw,
+        // A service's snapshot merges the detail with the list entry, so it is built on write.
+        normal: None,
     };
     let outcome = archive::write_row(&tx, &row, history)?;
     apply_validators(&tx, account_id, &validators, &history.now)?;
@@ -250,6 +253,7 @@ fn write_embedded(
             columns: child.columns,
             raw_column: "raw_json",
             raw: child.raw,
+            normal: Some(child.normal),
         };
         archive::write_row(tx, &row, history)?;
         seen.insert(position.to_string());
