@@ -138,7 +138,7 @@ pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
     Ok(connection)
 }
 
-/// Rejects a file that is not SQLite, or a SQLite database that holds tables but is not an
+/// Rejects a file that is not SQLite, or a SQLite database that has tables but is not an
 /// omega-sync archive, so a wrong `--db` never changes someone else's database.
 fn check_is_archive(connection: &Connection, path: &Path) -> anyhow::Result<()> {
     let tables: i64 = connection

@@ -67,7 +67,7 @@ impl ApiArgs {
     }
 }
 
-/// Reads the certificates of a PEM file, rejecting a file that holds none.
+/// Reads the certificates of a PEM file, rejecting a file that contains none.
 fn read_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
     use anyhow::Context;
     let pem =
@@ -75,7 +75,10 @@ fn read_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Cert
     let certificates = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("invalid CA file {} (--ca-cert): expected PEM certificates", path.display()))?;
     if certificates.is_empty() {
-        anyhow::bail!("the CA file {} (--ca-cert) holds no PEM certificate", path.display());
+        anyhow::bail!(
+            "the CA file {} (--ca-cert) contains no PEM certificate; give a file with BEGIN CERTIFICATE blocks",
+            path.display()
+        );
     }
     Ok(certificates)
 }

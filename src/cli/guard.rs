@@ -1,5 +1,5 @@
-//! What every writing command does around its work: the writer lock, a rate limit remembered
-//! from an earlier run, and SIGINT / SIGTERM.
+//! The steps every writing command takes around its work: the writer lock, a rate limit
+//! remembered from an earlier run, and SIGINT / SIGTERM.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;

@@ -199,7 +199,7 @@ pub(crate) fn opaque_id(prefix: &str, serial: u64) -> String {
 }
 
 impl World {
-    /// Applies a small, fixed set of changes of the kinds an account sees between two cron
+    /// Applies a small, fixed set of changes of the kinds an account goes through between two cron
     /// runs, for benchmarks of incremental syncs: ten DNS records get a new value, three are
     /// added, five open invoices are paid, ten tickets get new activity, and five services get
     /// a new label. Returns the number of objects changed or added.

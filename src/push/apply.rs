@@ -2,13 +2,12 @@
 //! done, so the archive shows the new object at once and never without its edit's record.
 
 use rusqlite::Connection;
-use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 
 use super::outbox::{self, Edit};
 use super::plan::Facts;
 use super::validate::EditKind;
-use crate::archive::{self, HistoryContext, RowWrite, canonical_json};
+use crate::archive::{self, HistoryContext, canonical_json};
 use crate::sync::decode::decode_item;
 use crate::sync::resources::{self, Resource};
 use crate::sync::write;
@@ -90,15 +89,7 @@ fn store_object(
     for problem in &item.problems {
         tracing::warn!("the API's response: {problem}");
     }
-    let scope = write::scope(resource, account_id, parent_id);
-    let row = RowWrite {
-        scope,
-        id: SqlValue::Text(item.id.clone()),
-        columns: item.columns,
-        raw_column: "raw_json",
-        raw: item.raw,
-        normal: Some(item.normal),
-    };
-    archive::write_row(tx, &row, history)?;
-    Ok(Some(item.id))
+    let id = item.id.clone();
+    write::write_item(tx, resource, account_id, parent_id, item, history)?;
+    Ok(Some(id))
 }

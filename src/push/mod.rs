@@ -86,7 +86,7 @@ pub async fn push(client: &Client, connection: &mut Connection, options: &PushOp
             None => Result::Planned(plan_lines(connection, &edit, options)),
             Some(account) => match apply_edit(client, connection, &edit, account, options).await {
                 Ok(result) => result,
-                // An error here is the archive's or the API's after the send; the edit stays as
+                // An error here comes from the archive or the API after the send. The edit stays as
                 // recorded (in flight if it was sent), and the other edits still get their turn.
                 Err(error) => Result::Unknown(format!("{error:#}")),
             },
@@ -222,7 +222,7 @@ async fn apply_edit(
     let account_id = key_account.id.as_str();
 
     // An edit sent before whose outcome is not known for certain: look for its effect first.
-    // A create answered with 500 or 503 went back to `pending`, but its `first_sent_at` says it
+    // A create that got 500 or 503 went back to `pending`, but its `first_sent_at` says it
     // was sent, so it is checked too.
     if edit.status != "in_flight"
         && let Some(wait) = waiting_until(edit)

@@ -36,8 +36,8 @@ pub struct DecodedItem {
     pub normal: String,
     /// Rows embedded in the item (invoice line items); `None` for resources without any.
     pub embedded: Option<Vec<DecodedItem>>,
-    /// Fields whose value did not fit their column: the column got NULL and `raw` keeps the
-    /// value, so nothing is lost, but the typed row is not complete.
+    /// Fields whose value did not fit their column. The column got NULL while `raw` keeps the
+    /// value, so the typed row is incomplete but no data is dropped.
     pub problems: Vec<String>,
 }
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 use reqwest::Method;
 use rusqlite::Connection;
-use rusqlite::types::Value as SqlValue;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +26,7 @@ use super::progress::Progress;
 use super::resources::{self, Incremental, Resource, Source};
 use super::write::{self, ValidatorUpdate};
 use crate::api::{Client, Validators, path};
-use crate::archive::{self, HistoryContext, Outcome, ResourceRun, RowWrite, RunStatus, Writer};
+use crate::archive::{self, HistoryContext, Outcome, ResourceRun, RunStatus, Writer};
 
 /// Options of a sync run.
 #[derive(Debug, Clone)]
@@ -284,16 +283,8 @@ async fn sync_account(
     let outcome = writer
         .call(move |connection| -> rusqlite::Result<Outcome> {
             let tx = connection.transaction()?;
-            let scope = write::scope(&resources::ACCOUNT, &item.id, None);
-            let row = RowWrite {
-                scope,
-                id: SqlValue::Text(item.id.clone()),
-                columns: item.columns,
-                raw_column: "raw_json",
-                raw: item.raw,
-                normal: Some(item.normal),
-            };
-            let outcome = archive::write_row(&tx, &row, &history)?;
+            let account_id = item.id.clone();
+            let outcome = write::write_item(&tx, &resources::ACCOUNT, &account_id, None, item, &history)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -373,7 +364,7 @@ async fn sync_resource(
         }
         drop(sender);
         // `send_replace` stores the value even while no task has subscribed yet, so a resource
-        // that subscribes after this listing ended still finds it ended; `send` would drop it.
+        // that subscribes after this listing ended still finds it ended. `send` would drop it.
         done.send_replace(true);
         lock(&plan.figures).complete = listing.complete;
         listing

@@ -36,9 +36,10 @@ pub struct ResourceState {
     pub last_failed: bool,
 }
 
-/// Chooses the mode of a resource: full when asked, when it was never listed in full, when its
-/// latest run did not succeed (an incremental run would not retry what that run missed, such
-/// as a service detail), or when its last full listing is older than `full_every`.
+/// Chooses the mode of a resource. It is full when asked, when the resource was never listed in
+/// full, or when its last full listing is older than `full_every`. It is also full after a run
+/// that did not succeed, because an incremental run would not retry what that run missed (a
+/// service detail, say).
 pub fn choose_mode(state: Option<&ResourceState>, force_full: bool, full_every: Duration, now: DateTime<Utc>) -> Mode {
     if force_full || state.is_some_and(|state| state.last_failed) {
         return Mode::Full;

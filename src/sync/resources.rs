@@ -46,7 +46,7 @@ pub enum Source {
     },
 }
 
-/// How an incremental run may stop paging a list before its end. Both rules rely on the
+/// The rule by which an incremental run may stop paging a list before its end. Both rules rely on the
 /// order the API documents for the list: newest first by `field`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Incremental {

@@ -78,6 +78,26 @@ pub fn write_page(
     Ok(outcomes)
 }
 
+/// Writes one decoded item into its table (no embedded rows), with its history row.
+pub fn write_item(
+    tx: &rusqlite::Transaction<'_>,
+    resource: &'static Resource,
+    account_id: &str,
+    parent_id: Option<&str>,
+    item: DecodedItem,
+    history: &HistoryContext,
+) -> rusqlite::Result<Outcome> {
+    let row = RowWrite {
+        scope: scope(resource, account_id, parent_id),
+        id: SqlValue::Text(item.id),
+        columns: item.columns,
+        raw_column: "raw_json",
+        raw: item.raw,
+        normal: Some(item.normal),
+    };
+    archive::write_row(tx, &row, history)
+}
+
 /// Writes a detail response into its item's row.
 pub fn write_detail(
     connection: &mut Connection,

@@ -374,7 +374,7 @@ async fn invoices_stop_at_settled_tail() {
 
     env.sync(&["--per-page", "5", "--only", "invoices"]).await.assert_success();
 
-    // Page 1 holds the three newest invoices, which may still change, so page 2 is read too.
+    // Page 1 contains the three newest invoices, which may still change, so page 2 is read too.
     assert_eq!(env.requests_to("/v1/billing/invoices"), 2);
 }
 
