@@ -6,39 +6,55 @@ use serde_json::Value;
 /// Serializes `value` compactly with object keys sorted at every depth, so two objects that
 /// differ only in key order or whitespace give the same text.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, false, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Returns `canonical_json(&normal_form(value))` without building the normal form as a value.
+pub fn normal_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, true, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+fn write_canonical(value: &Value, normalize: bool, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(item, out);
+                write_scalar(key, out);
+                out.push(b':');
+                write_canonical(item, normalize, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_canonical(item, out);
+                write_canonical(item, normalize, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        Value::Number(number) if normalize => write_scalar(&normal_number(number), out),
+        Value::String(text) if normalize && looks_like_timestamp(text) => match normalize_timestamp(text) {
+            Some(normal) => write_scalar(&normal, out),
+            None => write_scalar(text, out),
+        },
+        scalar => write_scalar(scalar, out),
     }
+}
+
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, value).expect("writing JSON into memory cannot fail");
 }
 
 /// Parses an RFC 3339 timestamp and writes it in UTC with `Z`, keeping only the fractional
@@ -233,5 +249,55 @@ mod normal_form_tests {
         let after = json!({"a": 1, "specs": {"vcpu": 4, "ram": 4}, "new": null, "list": [1, 2]});
 
         assert_eq!(changed_paths(&before, &after), vec!["gone", "list", "new", "specs.vcpu"]);
+    }
+}
+
+#[cfg(test)]
+mod normal_json_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            prop_oneof![
+                Just("2026-04-01T02:00:00.000+02:00"),
+                Just("2026-04-01T00:00:00Z"),
+                Just("2026-13-01T00:00:00Z"),
+                Just("x\"\\\n\u{7f}é"),
+                Just("1.0"),
+            ]
+            .prop_map(|text| Value::String(text.to_string())),
+            "[a-z0-9:T.+-]{0,24}".prop_map(Value::String),
+            prop_oneof![Just("1.0"), Just("-0"), Just("1e2"), Just("15e-1"), Just("123456789012345678901234567890")]
+                .prop_map(|text| serde_json::from_str(text).unwrap()),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-zA-Z_\"]{0,6}", inner), 0..5)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn normal_json_matches_normal_form(value in json()) {
+            prop_assert_eq!(normal_json(&value), canonical_json(&normal_form(&value)));
+        }
+    }
+
+    #[test]
+    fn canonical_json_escapes_like_serde() {
+        let value = serde_json::json!({"b\u{1}": "\u{2028}\t", "a": [1.5, -0, null]});
+
+        assert_eq!(canonical_json(&value), format!(r#"{{"a":[1.5,0,null],"b\u0001":"{}\t"}}"#, '\u{2028}'));
     }
 }

@@ -4,7 +4,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::{Map, Value};
 
 use super::resources::{Field, Kind};
-use crate::archive::{canonical_json, normal_form, normalize_timestamp};
+use crate::archive::{canonical_json, normal_json, normalize_timestamp};
 
 /// Typed column values of one row, in descriptor order.
 pub type Columns = Vec<(&'static str, SqlValue)>;
@@ -90,14 +90,7 @@ pub fn decode_item(item: &Value, fields: &[Field], fill_absent: bool) -> Result<
     };
     let (columns, problems) = decode_fields(object, fields, fill_absent);
     let problems = problems.into_iter().map(|problem| format!("item {id:?}: {problem}")).collect();
-    Ok(DecodedItem {
-        id,
-        columns,
-        raw: canonical_json(item),
-        normal: canonical_json(&normal_form(item)),
-        embedded: None,
-        problems,
-    })
+    Ok(DecodedItem { id, columns, raw: canonical_json(item), normal: normal_json(item), embedded: None, problems })
 }
 
 /// Decodes an embedded child, which has no id of its own.
@@ -106,7 +99,7 @@ pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<Stri
         return Err(format!("expected an object, got {}", describe(item)));
     };
     let (columns, problems) = decode_fields(object, fields, true);
-    Ok((columns, problems, canonical_json(item), canonical_json(&normal_form(item))))
+    Ok((columns, problems, canonical_json(item), normal_json(item)))
 }
 
 /// Decodes the typed columns. A value that does not fit its column becomes NULL and a problem.
