@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-pub use canonical::{canonical_json, changed_paths, normal_form, normalize_timestamp, sortable_timestamp};
+pub use canonical::{canonical_json, changed_paths, normal_form, normal_json, normalize_timestamp, sortable_timestamp};
 pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
 pub use state::{
     count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,
@@ -164,14 +164,16 @@ fn has_table(connection: &Connection, name: &str) -> rusqlite::Result<bool> {
     )
 }
 
+/// WAL pages after which a commit checkpoints (about 40 MiB), instead of SQLite's 1,000: each
+/// checkpoint syncs the file to disk, and a large first sync would otherwise spend a fifth of
+/// its writer time in them.
+pub const CHECKPOINT_PAGES: i32 = 10_000;
+
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    // A checkpoint every 10,000 pages (about 40 MiB of WAL) instead of SQLite's 1,000: each
-    // checkpoint syncs the file to disk, and a large first sync otherwise spends a fifth of
-    // its writer time in them.
-    connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    connection.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::api::Validators;
 use crate::sync::plan::ResourceState;
@@ -63,10 +63,10 @@ pub fn load_validators(connection: &Connection, account_id: &str) -> rusqlite::R
     rows.collect()
 }
 
-/// Stores the validators of a response in the transaction that stores its rows, so a 304 later
+/// Stores the validators of a response in the same writer job as its rows, so a 304 later
 /// always refers to rows that were committed.
 pub fn store_validators(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: &str,
     path: &str,
     validators: &Validators,
@@ -82,7 +82,7 @@ pub fn store_validators(
 }
 
 /// Forgets the validators of a request, when its response could not be stored.
-pub fn forget_validators(tx: &Transaction<'_>, account_id: &str, path: &str) -> rusqlite::Result<()> {
+pub fn forget_validators(tx: &Connection, account_id: &str, path: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM http_validators WHERE account_id = ?1 AND path = ?2")?
         .execute(params![account_id, path])?;
     Ok(())
@@ -90,7 +90,7 @@ pub fn forget_validators(tx: &Transaction<'_>, account_id: &str, path: &str) -> 
 
 /// Forgets every validator of requests to `path`, whatever their query, after the rows that a
 /// 304 for them would vouch for were changed by something other than that response.
-pub fn forget_validators_of_path(tx: &Transaction<'_>, account_id: &str, path: &str) -> rusqlite::Result<()> {
+pub fn forget_validators_of_path(tx: &Connection, account_id: &str, path: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "DELETE FROM http_validators WHERE account_id = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '?')",
     )?

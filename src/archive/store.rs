@@ -1,10 +1,12 @@
 //! Writing entity rows and their history: insert, update, restore, mark deleted, or nothing
 //! when the stored version is the same in normal form.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use serde_json::Value;
 
 use super::canonical::{canonical_json, changed_paths, normal_form};
@@ -83,37 +85,39 @@ pub struct RowWrite<'a> {
 /// not marked deleted, and records the change in `history`.
 ///
 /// Only the listed columns are written, so a column the caller leaves out keeps its stored
-/// value. Statements are cached per shape, so a page of rows prepares each one once.
-pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryContext) -> rusqlite::Result<Outcome> {
+/// value. The statements of each row shape are built once per thread and prepared once per
+/// connection.
+pub fn write_row(tx: &Connection, row: &RowWrite<'_>, history: &HistoryContext) -> rusqlite::Result<Outcome> {
     let scope = &row.scope;
-    let (mut key_columns, mut key_values) = scope.conditions();
-    key_columns.push(scope.id_column.to_string());
-    key_values.push(row.id.clone());
-    let key_clause = numbered_conditions(&key_columns, 1);
+    let sql = row_sql(row);
+    let mut key: Vec<&dyn ToSql> = Vec::with_capacity(3);
+    if scope.has_account_column {
+        key.push(&scope.account_id);
+    }
+    if let Some((_, parent_id)) = &scope.parent {
+        key.push(parent_id);
+    }
+    key.push(&row.id);
+    let mut values = key.clone();
+    values.extend(row.columns.iter().map(|(_, value)| value as &dyn ToSql));
+    values.extend([&row.raw as &dyn ToSql, &history.now]);
 
-    let tracked = scope.snapshot_columns.join(", ");
-    let select = format!("SELECT {tracked}, deleted_at FROM {} WHERE {key_clause}", scope.table);
+    // Most rows of a first sync are new, so the insert is tried first. For a row that exists it
+    // does nothing, and the stored version is read instead.
+    if tx.prepare_cached(&sql.insert)?.execute(values.as_slice())? == 1 {
+        return record_insert(tx, row, history);
+    }
     let stored: Option<(Vec<Option<String>>, Option<String>)> = tx
-        .prepare_cached(&select)?
-        .query_row(params_from_iter(&key_values), |r| {
+        .prepare_cached(&sql.select)?
+        .query_row(key.as_slice(), |r| {
             let jsons = (0..scope.snapshot_columns.len()).map(|index| r.get(index)).collect::<Result<Vec<_>, _>>()?;
             Ok((jsons, r.get(scope.snapshot_columns.len())?))
         })
         .optional()?;
-
     let Some((stored_jsons, deleted_at)) = stored else {
-        insert(tx, row, &key_columns, &key_values, &history.now)?;
-        match &row.normal {
-            Some(normal) if scope.snapshot_columns == [row.raw_column] => {
-                insert_history(tx, history, scope, &row.id, "insert", None, None, Some(normal))?;
-            }
-            _ => {
-                let after =
-                    snapshot(scope.snapshot_columns, |column| (column == row.raw_column).then_some(row.raw.as_str()));
-                record(tx, history, scope, &row.id, "insert", None, Some(&after))?;
-            }
-        }
-        return Ok(Outcome::Inserted);
+        // The insert met another uniqueness constraint than the key; a plain insert reports it.
+        tx.prepare_cached(&sql.insert_strict)?.execute(values.as_slice())?;
+        return record_insert(tx, row, history);
     };
 
     let own_index = scope.snapshot_columns.iter().position(|column| *column == row.raw_column);
@@ -123,7 +127,7 @@ pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryCont
         return Ok(Outcome::Unchanged);
     }
 
-    update(tx, row, &key_clause, &key_values, &history.now)?;
+    tx.prepare_cached(&sql.update)?.execute(values.as_slice())?;
     let stored_value = |column: &str| {
         let index = scope.snapshot_columns.iter().position(|c| *c == column)?;
         stored_jsons[index].as_deref()
@@ -142,13 +146,117 @@ pub fn write_row(tx: &Transaction<'_>, row: &RowWrite<'_>, history: &HistoryCont
     Ok(Outcome::Updated)
 }
 
+/// Records the insert of `row`. A new row has no other snapshot column yet, so its snapshot is
+/// the normal form of `row.raw`, which the caller may have computed already.
+fn record_insert(tx: &Connection, row: &RowWrite<'_>, history: &HistoryContext) -> rusqlite::Result<Outcome> {
+    let scope = &row.scope;
+    match &row.normal {
+        Some(normal) => insert_history(tx, history, scope, &row.id, "insert", None, None, Some(normal))?,
+        None => {
+            let after =
+                snapshot(scope.snapshot_columns, |column| (column == row.raw_column).then_some(row.raw.as_str()));
+            record(tx, history, scope, &row.id, "insert", None, Some(&after))?;
+        }
+    }
+    Ok(Outcome::Inserted)
+}
+
+/// The statements that write one shape of row. Each binds the key columns first (account,
+/// parent, id), then the typed columns, the JSON column and the time; `select` binds only the
+/// key.
+struct RowSql {
+    insert: String,
+    /// The same insert without `ON CONFLICT DO NOTHING`, to report a conflict.
+    insert_strict: String,
+    select: String,
+    update: String,
+}
+
+/// Lists the parts of a row's shape, which decide its [`RowSql`]. A NUL separates the column
+/// lists, because no column name contains one.
+fn row_shape<'r>(row: &'r RowWrite<'_>) -> impl Iterator<Item = &'r str> {
+    let scope = &row.scope;
+    [
+        scope.table,
+        scope.id_column,
+        row.raw_column,
+        if scope.has_account_column { "account" } else { "-" },
+        scope.parent.map_or("-", |(column, _)| column),
+    ]
+    .into_iter()
+    .chain(row.columns.iter().map(|(column, _)| *column))
+    .chain(["\0"])
+    .chain(scope.snapshot_columns.iter().copied())
+}
+
+/// [`RowSql`] by the hash of its row shape, with the shape to tell collisions apart.
+type RowSqlCache = HashMap<u64, Vec<(Vec<String>, Rc<RowSql>)>>;
+
+thread_local! {
+    static ROW_SQL: std::cell::RefCell<RowSqlCache> = Default::default();
+}
+
+fn row_sql(row: &RowWrite<'_>) -> Rc<RowSql> {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for part in row_shape(row) {
+        part.hash(&mut hasher);
+    }
+    let hash = hasher.finish();
+    ROW_SQL.with_borrow_mut(|cache| {
+        let bucket = cache.entry(hash).or_default();
+        if let Some((_, sql)) = bucket.iter().find(|(shape, _)| shape.iter().map(String::as_str).eq(row_shape(row))) {
+            return sql.clone();
+        }
+        let sql = Rc::new(build_row_sql(row));
+        bucket.push((row_shape(row).map(str::to_string).collect(), sql.clone()));
+        sql
+    })
+}
+
+fn build_row_sql(row: &RowWrite<'_>) -> RowSql {
+    let scope = &row.scope;
+    let mut key_columns: Vec<&str> = Vec::new();
+    if scope.has_account_column {
+        key_columns.push("account_id");
+    }
+    if let Some((column, _)) = scope.parent {
+        key_columns.push(column);
+    }
+    key_columns.push(scope.id_column);
+    let key_clause = numbered_conditions(&key_columns, 1);
+    let data_columns: Vec<&str> = row.columns.iter().map(|(column, _)| *column).chain([row.raw_column]).collect();
+    let time = key_columns.len() + data_columns.len() + 1;
+
+    let names = key_columns.iter().chain(&data_columns).copied().collect::<Vec<_>>().join(", ");
+    let placeholders = (1..time).map(|index| format!("?{index}")).collect::<Vec<_>>().join(", ");
+    let insert_strict = format!(
+        "INSERT INTO {} ({names}, first_seen_at, last_changed_at) VALUES ({placeholders}, ?{time}, ?{time})",
+        scope.table
+    );
+    let assignments = data_columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("{column} = ?{}", key_columns.len() + index + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    RowSql {
+        insert: format!("{insert_strict} ON CONFLICT DO NOTHING"),
+        insert_strict,
+        select: format!(
+            "SELECT {}, deleted_at FROM {} WHERE {key_clause}",
+            scope.snapshot_columns.join(", "),
+            scope.table
+        ),
+        update: format!(
+            "UPDATE {} SET {assignments}, last_changed_at = ?{time}, deleted_at = NULL WHERE {key_clause}",
+            scope.table
+        ),
+    }
+}
+
 /// Returns the ids of the live rows of `scope` that are not in `seen`: the rows a deletion
 /// inference would mark.
-pub fn missing_ids(
-    tx: &rusqlite::Connection,
-    scope: &Scope<'_>,
-    seen: &HashSet<String>,
-) -> rusqlite::Result<Vec<String>> {
+pub fn missing_ids(tx: &Connection, scope: &Scope<'_>, seen: &HashSet<String>) -> rusqlite::Result<Vec<String>> {
     let (columns, values) = scope.conditions();
     let mut conditions = numbered_conditions(&columns, 1);
     if conditions.is_empty() {
@@ -166,7 +274,7 @@ pub fn missing_ids(
 /// Marks every live row of `scope` whose id is not in `seen` as deleted, with a history row
 /// each, and returns the ids marked.
 pub fn mark_missing(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     scope: &Scope<'_>,
     seen: &HashSet<String>,
     history: &HistoryContext,
@@ -182,12 +290,7 @@ pub fn mark_missing(
 
 /// Marks one live row of `scope` deleted, with its history row. Returns false when the row is
 /// missing or already marked.
-pub fn mark_deleted(
-    tx: &Transaction<'_>,
-    scope: &Scope<'_>,
-    id: &str,
-    history: &HistoryContext,
-) -> rusqlite::Result<bool> {
+pub fn mark_deleted(tx: &Connection, scope: &Scope<'_>, id: &str, history: &HistoryContext) -> rusqlite::Result<bool> {
     let (mut columns, mut values) = scope.conditions();
     columns.push(scope.id_column.to_string());
     // Embedded rows are keyed by an INTEGER position; bind the id with the column's type.
@@ -227,60 +330,10 @@ pub fn mark_deleted(
     Ok(true)
 }
 
-fn insert(
-    tx: &Transaction<'_>,
-    row: &RowWrite<'_>,
-    key_columns: &[String],
-    key_values: &[SqlValue],
-    now: &str,
-) -> rusqlite::Result<()> {
-    let names: Vec<&str> = key_columns
-        .iter()
-        .map(String::as_str)
-        .chain(row.columns.iter().map(|(column, _)| *column))
-        .chain([row.raw_column, "first_seen_at", "last_changed_at"])
-        .collect();
-    let placeholders: Vec<String> = (1..=names.len()).map(|index| format!("?{index}")).collect();
-    let sql = format!("INSERT INTO {} ({}) VALUES ({})", row.scope.table, names.join(", "), placeholders.join(", "));
-    let values = key_values.iter().cloned().chain(row.columns.iter().map(|(_, value)| value.clone())).chain([
-        SqlValue::Text(row.raw.clone()),
-        SqlValue::Text(now.to_string()),
-        SqlValue::Text(now.to_string()),
-    ]);
-    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-    Ok(())
-}
-
-fn update(
-    tx: &Transaction<'_>,
-    row: &RowWrite<'_>,
-    key_clause: &str,
-    key_values: &[SqlValue],
-    now: &str,
-) -> rusqlite::Result<()> {
-    let assignments: Vec<String> = row
-        .columns
-        .iter()
-        .map(|(column, _)| *column)
-        .chain([row.raw_column, "last_changed_at"])
-        .enumerate()
-        .map(|(index, column)| format!("{column} = ?{}", index + 1 + key_values.len()))
-        .collect();
-    let sql =
-        format!("UPDATE {} SET {}, deleted_at = NULL WHERE {key_clause}", row.scope.table, assignments.join(", "));
-    let values = key_values
-        .iter()
-        .cloned()
-        .chain(row.columns.iter().map(|(_, value)| value.clone()))
-        .chain([SqlValue::Text(row.raw.clone()), SqlValue::Text(now.to_string())]);
-    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-    Ok(())
-}
-
 /// Writes a history row, or folds the change into this run's row for the same entity, so one
 /// run leaves at most one row per entity (a service's list and detail writes become one).
 fn record(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     history: &HistoryContext,
     scope: &Scope<'_>,
     id: &SqlValue,
@@ -327,7 +380,7 @@ fn record(
 /// Inserts one history row with snapshots already in canonical normal form.
 #[allow(clippy::too_many_arguments)]
 fn insert_history(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     history: &HistoryContext,
     scope: &Scope<'_>,
     id: &SqlValue,
@@ -393,11 +446,11 @@ fn same_normal_form(stored: &str, new: &str) -> bool {
 }
 
 /// Joins `column = ?N` conditions with `AND`, numbering placeholders from `first`.
-fn numbered_conditions(columns: &[String], first: usize) -> String {
+fn numbered_conditions<S: AsRef<str>>(columns: &[S], first: usize) -> String {
     columns
         .iter()
         .enumerate()
-        .map(|(index, column)| format!("{column} = ?{}", first + index))
+        .map(|(index, column)| format!("{} = ?{}", column.as_ref(), first + index))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -405,7 +458,6 @@ fn numbered_conditions(columns: &[String], first: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
 
     fn database() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
@@ -446,7 +498,7 @@ mod tests {
         HistoryContext { run_id: Some(run_id), outbox_id: None, now: now.to_string(), initial: false }
     }
 
-    fn history(tx: &Transaction<'_>) -> Vec<String> {
+    fn history(tx: &Connection) -> Vec<String> {
         let mut statement = tx
             .prepare("SELECT run_id || ' ' || op || ' ' || coalesce(changed_fields, '-') FROM history ORDER BY id")
             .unwrap();

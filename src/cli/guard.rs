@@ -72,7 +72,7 @@ pub fn cancel_on_signal(token: CancellationToken) -> JoinHandle<Option<u8>> {
     tokio::spawn(async move {
         let code = wait_for_signal().await?;
         tracing::warn!(
-            "stopping: the current transaction finishes, nothing new starts, and the run is recorded as cancelled"
+            "stopping: the page being written finishes, nothing new starts, and the run is recorded as cancelled"
         );
         token.cancel();
         Some(code)

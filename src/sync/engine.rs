@@ -141,6 +141,7 @@ pub async fn sync(
             let mut report =
                 finish(&client, &writer, run_id, started, Mode::Full, None, vec![figures], Some(error)).await?;
             report.key_rejected = key_rejected;
+            writer.commit().await?;
             drop(writer);
             let _ = writer_thread.join();
             return Ok(report);
@@ -202,8 +203,8 @@ pub async fn sync(
         () = cancel.cancelled() => true,
     };
     if cancelled {
-        // Each page is one transaction on the writer thread: aborting the tasks leaves every
-        // committed page in place and starts no new one.
+        // Each page is one atomic job on the writer thread: aborting the tasks leaves every
+        // stored page in place and starts no new one.
         tasks.abort_all();
         join_all(&mut tasks).await;
     }
@@ -228,6 +229,8 @@ pub async fn sync(
             })
             .await?;
     }
+    // The report stands for what is on disk, so a failed commit turns it into an error.
+    writer.commit().await?;
     drop(run);
     drop(writer);
     let _ = writer_thread.join();
@@ -281,12 +284,9 @@ async fn sync_account(
     // The account row is inserted once, by the first sync of the account: that is the import.
     let history = HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: true };
     let outcome = writer
-        .call(move |connection| -> rusqlite::Result<Outcome> {
-            let tx = connection.transaction()?;
+        .call(move |connection| {
             let account_id = item.id.clone();
-            let outcome = write::write_item(&tx, &resources::ACCOUNT, &account_id, None, item, &history)?;
-            tx.commit()?;
-            Ok(outcome)
+            write::write_item(connection, &resources::ACCOUNT, &account_id, None, item, &history)
         })
         .await
         .map_err(|error| (format!("failed to store the account: {error}"), None))?;
@@ -675,7 +675,7 @@ async fn finish(
 
 /// Marks runs left `running` by a process that died as `interrupted`. Only the holder of the
 /// writer lock runs a sync, so no other run can still be going.
-fn mark_interrupted_runs(connection: &mut Connection) -> rusqlite::Result<()> {
+fn mark_interrupted_runs(connection: &Connection) -> rusqlite::Result<()> {
     let at = now();
     let ids: Vec<i64> = {
         let mut statement = connection.prepare("SELECT id FROM sync_runs WHERE status = 'running'")?;

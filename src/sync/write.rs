@@ -1,4 +1,4 @@
-//! The database side of a sync: jobs that run on the writer thread, one transaction each.
+//! The database side of a sync: jobs that run on the writer thread, which makes each one atomic.
 
 use std::collections::HashSet;
 
@@ -43,19 +43,14 @@ pub struct PageWrite {
     pub validators: ValidatorUpdate,
 }
 
-/// Writes one page in one transaction and returns each item's outcome, in page order.
-pub fn write_page(
-    connection: &mut Connection,
-    page: PageWrite,
-    history: &HistoryContext,
-) -> rusqlite::Result<Vec<Outcome>> {
-    let tx = connection.transaction()?;
+/// Writes one page and returns each item's outcome, in page order.
+pub fn write_page(tx: &Connection, page: PageWrite, history: &HistoryContext) -> rusqlite::Result<Vec<Outcome>> {
     let resource = page.resource;
     let mut outcomes = Vec::with_capacity(page.items.len());
     for item in page.items {
         let mut columns = item.columns;
         if resource.name == resources::TICKETS.name {
-            clear_unknown_service(&tx, &page.account_id, &item.id, &mut columns)?;
+            clear_unknown_service(tx, &page.account_id, &item.id, &mut columns)?;
         }
         let row = RowWrite {
             scope: scope(resource, &page.account_id, page.parent_id.as_deref()),
@@ -65,22 +60,21 @@ pub fn write_page(
             raw: item.raw,
             normal: Some(item.normal),
         };
-        let outcome = archive::write_row(&tx, &row, history)?;
+        let outcome = archive::write_row(tx, &row, history)?;
         if let (Some(embedded), Some(children)) = (resource.embedded, item.embedded)
             && outcome != Outcome::Unchanged
         {
-            write_embedded(&tx, embedded, &page.account_id, &item.id, children, history)?;
+            write_embedded(tx, embedded, &page.account_id, &item.id, children, history)?;
         }
         outcomes.push(outcome);
     }
-    apply_validators(&tx, &page.account_id, &page.validators, &history.now)?;
-    tx.commit()?;
+    apply_validators(tx, &page.account_id, &page.validators, &history.now)?;
     Ok(outcomes)
 }
 
 /// Writes one decoded item into its table (no embedded rows), with its history row.
 pub fn write_item(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     resource: &'static Resource,
     account_id: &str,
     parent_id: Option<&str>,
@@ -100,7 +94,7 @@ pub fn write_item(
 
 /// Writes a detail response into its item's row.
 pub fn write_detail(
-    connection: &mut Connection,
+    tx: &Connection,
     resource: &'static Resource,
     account_id: &str,
     item: DecodedItem,
@@ -108,7 +102,6 @@ pub fn write_detail(
     history: &HistoryContext,
 ) -> rusqlite::Result<Outcome> {
     let detail = resource.detail.expect("only resources with a detail endpoint have details");
-    let tx = connection.transaction()?;
     let row = RowWrite {
         scope: scope(resource, account_id, None),
         id: SqlValue::Text(item.id),
@@ -118,18 +111,12 @@ pub fn write_detail(
         // A service's snapshot merges the detail with the list entry, so it is built on write.
         normal: None,
     };
-    let outcome = archive::write_row(&tx, &row, history)?;
-    apply_validators(&tx, account_id, &validators, &history.now)?;
-    tx.commit()?;
+    let outcome = archive::write_row(tx, &row, history)?;
+    apply_validators(tx, account_id, &validators, &history.now)?;
     Ok(outcome)
 }
 
-fn apply_validators(
-    tx: &rusqlite::Transaction<'_>,
-    account_id: &str,
-    update: &ValidatorUpdate,
-    now: &str,
-) -> rusqlite::Result<()> {
+fn apply_validators(tx: &Connection, account_id: &str, update: &ValidatorUpdate, now: &str) -> rusqlite::Result<()> {
     match update {
         ValidatorUpdate::Keep => Ok(()),
         ValidatorUpdate::Store(path, validators) => archive::store_validators(tx, account_id, path, validators, now),
@@ -148,38 +135,36 @@ pub struct Deletions {
 /// Marks the live rows of a completely listed scope that the listing did not contain as
 /// deleted, together with their child rows.
 pub fn infer_deletions(
-    connection: &mut Connection,
+    tx: &Connection,
     resource: &'static Resource,
     account_id: &str,
     parent_id: Option<&str>,
     seen: &HashSet<String>,
     history: &HistoryContext,
 ) -> rusqlite::Result<Deletions> {
-    let tx = connection.transaction()?;
-    let marked = archive::mark_missing(&tx, &scope(resource, account_id, parent_id), seen, history)?;
+    let marked = archive::mark_missing(tx, &scope(resource, account_id, parent_id), seen, history)?;
     let mut deletions = Deletions { own: marked.len() as u64, children: 0 };
     let nothing = HashSet::new();
     for id in &marked {
         tracing::info!("{} {id:?} is gone from the API; marked deleted", resource.noun);
         if let Some(child) = child_list_of(resource) {
             deletions.children +=
-                archive::mark_missing(&tx, &scope(child, account_id, Some(id)), &nothing, history)?.len() as u64;
+                archive::mark_missing(tx, &scope(child, account_id, Some(id)), &nothing, history)?.len() as u64;
             // A 304 for the child list would now vouch for rows this cascade marked deleted.
-            if let Some(path) = child_path(&tx, resource, child, account_id, id)? {
-                archive::forget_validators_of_path(&tx, account_id, &path)?;
+            if let Some(path) = child_path(tx, resource, child, account_id, id)? {
+                archive::forget_validators_of_path(tx, account_id, &path)?;
             }
         }
         if let Some(embedded) = resource.embedded {
-            archive::mark_missing(&tx, &embedded_scope(embedded, account_id, id), &nothing, history)?;
+            archive::mark_missing(tx, &embedded_scope(embedded, account_id, id), &nothing, history)?;
         }
     }
-    tx.commit()?;
     Ok(deletions)
 }
 
 /// Returns the request path of a parent's child list, such as a domain's records.
 fn child_path(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     parent: &Resource,
     child: &Resource,
     account_id: &str,
@@ -218,7 +203,7 @@ fn embedded_scope<'a>(embedded: resources::Embedded, account_id: &'a str, parent
 /// Leaves a ticket's `service_id` empty when the archive has no such service, because the
 /// foreign key would reject the row. `raw_json` still contains the API's `serviceId`.
 fn clear_unknown_service(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     account_id: &str,
     ticket_id: &str,
     columns: &mut [(&'static str, SqlValue)],
@@ -258,7 +243,7 @@ pub fn link_ticket_services(connection: &Connection, account_id: &str) -> rusqli
 /// Stores the embedded rows of a changed parent by position; positions past the new end are
 /// marked deleted.
 fn write_embedded(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     embedded: resources::Embedded,
     account_id: &str,
     parent_id: &str,
