@@ -5,6 +5,7 @@
 //! while a sync writes. All writes go through one connection owned by the [`Writer`] thread.
 
 mod canonical;
+mod ids;
 pub mod lock;
 mod runs;
 mod state;
@@ -19,6 +20,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
 pub use canonical::{canonical_json, changed_paths, normal_form, normal_json, normalize_timestamp, sortable_timestamp};
+pub use ids::IdSet;
 pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
 pub use state::{
     count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,

@@ -1,7 +1,7 @@
 //! Writing entity rows and their history: insert, update, restore, mark deleted, or nothing
 //! when the stored version is the same in normal form.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use serde_json::Value;
 
 use super::canonical::{canonical_json, changed_paths, normal_form};
+use super::ids::IdSet;
 
 /// The effect of one write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +257,7 @@ fn build_row_sql(row: &RowWrite<'_>) -> RowSql {
 
 /// Returns the ids of the live rows of `scope` that are not in `seen`: the rows a deletion
 /// inference would mark.
-pub fn missing_ids(tx: &Connection, scope: &Scope<'_>, seen: &HashSet<String>) -> rusqlite::Result<Vec<String>> {
+pub fn missing_ids(tx: &Connection, scope: &Scope<'_>, seen: &IdSet) -> rusqlite::Result<Vec<String>> {
     let (columns, values) = scope.conditions();
     let mut conditions = numbered_conditions(&columns, 1);
     if conditions.is_empty() {
@@ -276,7 +277,7 @@ pub fn missing_ids(tx: &Connection, scope: &Scope<'_>, seen: &HashSet<String>) -
 pub fn mark_missing(
     tx: &Connection,
     scope: &Scope<'_>,
-    seen: &HashSet<String>,
+    seen: &IdSet,
     history: &HistoryContext,
 ) -> rusqlite::Result<Vec<String>> {
     let mut marked = Vec::new();
@@ -569,8 +570,8 @@ mod tests {
         let tx = connection.transaction().unwrap();
         write_row(&tx, &row(vec![], "raw_json", r#"{"a":1}"#), &context(1, "T1")).unwrap();
 
-        let marked = mark_missing(&tx, &SCOPE, &HashSet::new(), &context(2, "T2")).unwrap();
-        let again = mark_missing(&tx, &SCOPE, &HashSet::new(), &context(3, "T3")).unwrap();
+        let marked = mark_missing(&tx, &SCOPE, &IdSet::default(), &context(2, "T2")).unwrap();
+        let again = mark_missing(&tx, &SCOPE, &IdSet::default(), &context(3, "T3")).unwrap();
         let restored = write_row(&tx, &row(vec![], "raw_json", r#"{"a":1}"#), &context(4, "T4")).unwrap();
 
         assert_eq!(marked, vec!["x"]);
@@ -587,7 +588,7 @@ mod tests {
         let tx = connection.transaction().unwrap();
         write_row(&tx, &row(vec![], "raw_json", "{}"), &context(1, "T1")).unwrap();
 
-        let marked = mark_missing(&tx, &SCOPE, &HashSet::from(["x".to_string()]), &context(2, "T2")).unwrap();
+        let marked = mark_missing(&tx, &SCOPE, &IdSet::from_iter(["x"]), &context(2, "T2")).unwrap();
 
         assert!(marked.is_empty());
     }

@@ -332,7 +332,9 @@ async fn sync_resource(
         }
     };
 
-    let (work_sender, work_receiver) = mpsc::unbounded_channel();
+    // Items whose children are not fetched yet wait in a bounded queue: once it is full, the
+    // listing waits for the children instead of queueing a whole large account.
+    let (work_sender, work_receiver) = mpsc::channel(CHILD_QUEUE);
     // The dispatcher runs in this task rather than a spawned one, so aborting this task on a
     // cancelled run stops the children too.
     let dispatcher = dispatch_children(run.clone(), run_id, plan.clone(), child.clone(), work_receiver);
@@ -450,6 +452,9 @@ fn history_context(run_id: i64, plan: &ResourcePlan) -> HistoryContext {
     HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: plan.state.last_full_at.is_none() }
 }
 
+/// Items waiting for their children to be fetched, per listing: two pages of the default size.
+const CHILD_QUEUE: usize = 200;
+
 /// Fetches the children of written items as they arrive: service details, or the DNS records of
 /// each domain. Children run concurrently, bounded by the client's limit on requests in flight.
 async fn dispatch_children(
@@ -457,7 +462,7 @@ async fn dispatch_children(
     run_id: i64,
     plan: Arc<ResourcePlan>,
     child: Option<Arc<ResourcePlan>>,
-    mut work: mpsc::UnboundedReceiver<ChildWork>,
+    mut work: mpsc::Receiver<ChildWork>,
 ) {
     let resource = plan.resource;
     let mut tasks = JoinSet::new();

@@ -2,12 +2,14 @@
 //! stops, conditional requests, and deletion inference.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 use reqwest::Method;
 use serde_json::Value;
+use siphasher::sip128::{Hasher128, SipHasher13};
 use tokio::sync::mpsc;
 
 use super::decode::{DecodedItem, Meta, decode_child, decode_item, describe, parse_page};
@@ -15,7 +17,7 @@ use super::plan::{self, Mode, SettledItem};
 use super::resources::{self, Incremental, Resource, Source};
 use super::write::{self, PageWrite, ValidatorUpdate};
 use crate::api::{Client, Validators, path};
-use crate::archive::{self, HistoryContext, Outcome, ResourceRun, Writer};
+use crate::archive::{self, HistoryContext, IdSet, Outcome, ResourceRun, Writer};
 
 /// A listing that claims more pages than this is treated as broken rather than followed.
 const MAX_PAGES: u64 = 100_000;
@@ -56,7 +58,7 @@ pub(super) struct Lister<'a> {
     pub history: HistoryContext,
     pub figures: &'a Figures,
     pub bar: &'a ProgressBar,
-    pub children: Option<&'a mpsc::UnboundedSender<ChildWork>>,
+    pub children: Option<&'a mpsc::Sender<ChildWork>>,
     /// The high-water mark of an activity-ordered resource.
     pub high_water: Option<String>,
     /// The oldest unsettled item of a settled-tail resource.
@@ -93,7 +95,7 @@ impl WrittenPage {
 
 /// The result of reading every page once.
 struct Pass {
-    seen: HashSet<String>,
+    seen: IdSet,
     /// The reason the pass does not prove the listing complete, if it does not.
     gap: Option<String>,
     newest: Option<String>,
@@ -158,7 +160,7 @@ impl Lister<'_> {
 
     /// Reads the pages after `first` concurrently and checks the listing against `meta`.
     async fn pass(&self, path: &str, first: WrittenPage) -> Result<Pass, String> {
-        let mut seen: HashSet<String> = first.ids.iter().cloned().collect();
+        let mut seen: IdSet = first.ids.iter().map(String::as_str).collect();
         let newest = first.newest();
         let Some(meta) = first.meta else {
             return Ok(Pass { seen, gap: None, newest });
@@ -190,7 +192,8 @@ impl Lister<'_> {
         let mut pages = stream::iter(2..=last_page)
             .map(|number| async move { (number, self.fetch_and_write(path, number, false).await) })
             .buffer_unordered(window);
-        let mut ids_by_page: HashMap<u64, Vec<String>> = HashMap::from([(1, first.ids)]);
+        // Page contents by fingerprint, to spot a page that repeats the one before it.
+        let mut pages_seen: HashMap<u64, u128> = HashMap::from([(1, list_fingerprint(&first.ids))]);
         let mut totals: HashSet<u64> = HashSet::from([meta.total]);
         let mut newest = newest;
         let mut empty_page = None;
@@ -205,12 +208,14 @@ impl Lister<'_> {
                 totals.insert(page_meta.total);
             }
             newest = newest.max(page.newest());
-            seen.extend(page.ids.iter().cloned());
-            ids_by_page.insert(number, page.ids);
+            for id in &page.ids {
+                seen.insert(id);
+            }
+            pages_seen.insert(number, list_fingerprint(&page.ids));
             // Pages arrive roughly in order, so a server that ignores `page` is caught after a
             // few requests instead of after every page its total promises.
             if let Some(repeated) = [number, number + 1].into_iter().find(|&n| {
-                n >= 2 && matches!((ids_by_page.get(&(n - 1)), ids_by_page.get(&n)), (Some(a), Some(b)) if !b.is_empty() && a == b)
+                n >= 2 && matches!((pages_seen.get(&(n - 1)), pages_seen.get(&n)), (Some(a), Some(b)) if a == b)
             }) {
                 return Err(format!(
                     "GET {path}: page {repeated} repeats the items of page {}; the API may be ignoring `page`",
@@ -233,7 +238,7 @@ impl Lister<'_> {
         let mut page = first;
         let mut number = 1;
         let mut newest = None;
-        let mut seen = HashSet::new();
+        let mut seen = IdSet::default();
         let mut previous_ids: Vec<String> = Vec::new();
         loop {
             if !page.ids.is_empty() && page.ids == previous_ids {
@@ -243,7 +248,9 @@ impl Lister<'_> {
                 ));
             }
             newest = newest.max(page.newest());
-            seen.extend(page.ids.iter().cloned());
+            for id in &page.ids {
+                seen.insert(id);
+            }
             if let Some(reason) = self.stop_reason(&page) {
                 tracing::debug!("stopping {} at page {number}: {reason}", self.resource.name);
                 break;
@@ -311,7 +318,7 @@ impl Lister<'_> {
     }
 
     /// Tells whether the archive has live rows of this listing's scope that `seen` lacks.
-    async fn has_deletion_candidates(&self, seen: &HashSet<String>) -> Result<bool, String> {
+    async fn has_deletion_candidates(&self, seen: &IdSet) -> Result<bool, String> {
         let resource = self.resource;
         let account_id = self.run.account_id.clone();
         let parent = self.parent.map(|parent| parent.id.clone());
@@ -326,7 +333,7 @@ impl Lister<'_> {
             .map_err(|error| format!("failed to read the stored {}: {error}", resource.noun))
     }
 
-    async fn infer_deletions(&self, seen: HashSet<String>) -> Result<(), String> {
+    async fn infer_deletions(&self, seen: IdSet) -> Result<(), String> {
         let resource = self.resource;
         let account_id = self.run.account_id.clone();
         let parent = self.parent.map(|parent| parent.id.clone());
@@ -425,7 +432,8 @@ impl Lister<'_> {
                 if key.is_empty() && write::child_list_of(self.resource).is_some() {
                     continue;
                 }
-                let _ = children.send(ChildWork { id, key, outcome: *outcome });
+                // The receiver ends only with this listing's task, so a failed send loses nothing.
+                let _ = children.send(ChildWork { id, key, outcome: *outcome }).await;
             }
         }
         Ok(WrittenPage {
@@ -631,4 +639,30 @@ fn decode_embedded(
         }
     }
     Some(decoded)
+}
+
+/// Returns the fingerprint of a list of ids in order, to tell whether two pages list the same
+/// items.
+fn list_fingerprint(ids: &[String]) -> u128 {
+    let mut hasher = SipHasher13::new();
+    for id in ids {
+        hasher.write(id.as_bytes());
+        // A separator that no UTF-8 text contains keeps ["ab", "c"] apart from ["a", "bc"].
+        hasher.write_u8(0xff);
+    }
+    hasher.finish128().as_u128()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_fingerprint_keeps_boundaries() {
+        let split = |ids: &[&str]| list_fingerprint(&ids.iter().map(|id| id.to_string()).collect::<Vec<_>>());
+
+        assert_ne!(split(&["ab", "c"]), split(&["a", "bc"]));
+        assert_ne!(split(&["a", "b"]), split(&["b", "a"]));
+        assert_eq!(split(&["a", "b"]), split(&["a", "b"]));
+    }
 }

@@ -1,14 +1,12 @@
 //! The database side of a sync: jobs that run on the writer thread, which makes each one atomic.
 
-use std::collections::HashSet;
-
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
 use super::decode::DecodedItem;
 use super::resources::{self, Resource, Source};
 use crate::api::Validators;
-use crate::archive::{self, HistoryContext, Outcome, RowWrite, Scope};
+use crate::archive::{self, HistoryContext, IdSet, Outcome, RowWrite, Scope};
 
 /// Returns the scope of a resource's rows: the account's, or one parent's.
 pub fn scope<'a>(resource: &'a Resource, account_id: &'a str, parent_id: Option<&'a str>) -> Scope<'a> {
@@ -139,12 +137,12 @@ pub fn infer_deletions(
     resource: &'static Resource,
     account_id: &str,
     parent_id: Option<&str>,
-    seen: &HashSet<String>,
+    seen: &IdSet,
     history: &HistoryContext,
 ) -> rusqlite::Result<Deletions> {
     let marked = archive::mark_missing(tx, &scope(resource, account_id, parent_id), seen, history)?;
     let mut deletions = Deletions { own: marked.len() as u64, children: 0 };
-    let nothing = HashSet::new();
+    let nothing = IdSet::default();
     for id in &marked {
         tracing::info!("{} {id:?} is gone from the API; marked deleted", resource.noun);
         if let Some(child) = child_list_of(resource) {
@@ -250,7 +248,7 @@ fn write_embedded(
     children: Vec<DecodedItem>,
     history: &HistoryContext,
 ) -> rusqlite::Result<()> {
-    let mut seen = HashSet::with_capacity(children.len());
+    let mut seen = IdSet::default();
     for (position, child) in children.into_iter().enumerate() {
         let row = RowWrite {
             scope: embedded_scope(embedded, account_id, parent_id),
@@ -261,7 +259,7 @@ fn write_embedded(
             normal: Some(child.normal),
         };
         archive::write_row(tx, &row, history)?;
-        seen.insert(position.to_string());
+        seen.insert(&position.to_string());
     }
     archive::mark_missing(tx, &embedded_scope(embedded, account_id, parent_id), &seen, history)?;
     Ok(())
