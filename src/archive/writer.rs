@@ -5,7 +5,7 @@
 //! Jobs are committed in groups. Each job runs inside its own savepoint, so a job that fails
 //! undoes only its own writes, and consecutive jobs share one transaction that is committed when
 //! no job is waiting, when the group has been open for [`GROUP_TIME`], or when
-//! [`Writer::commit`] asks for it. A commit per job would spend most of a fast sync in commits
+//! [`Writer::commit`] requests it. A commit per job would spend most of a fast sync in commits
 //! and checkpoints. Because jobs run in order and a group commits whole, a crash leaves the
 //! archive as it was after some job, never with part of one.
 
@@ -47,15 +47,7 @@ impl Writer {
         let _ = connection.pragma_update(None, "temp_store", "MEMORY");
         let thread = std::thread::Builder::new()
             .name("omega-sync-writer".to_string())
-            .spawn(move || {
-                let mut connection = connection;
-                let checkpointer = Checkpointer::start(&mut connection);
-                let mut connection = serve(connection, receiver);
-                if let Some(checkpointer) = checkpointer {
-                    checkpointer.stop(&mut connection);
-                }
-                connection
-            })
+            .spawn(move || serve(connection, receiver))
             .expect("failed to start the writer thread");
         (Writer { messages }, thread)
     }
@@ -94,52 +86,6 @@ impl Writer {
         if self.messages.send(message).await.is_err() {
             panic!("the writer thread ended early");
         }
-    }
-}
-
-/// Checkpoints the WAL from a second connection on its own thread, so the writer goes on
-/// appending while pages are copied into the database file and synced to disk.
-struct Checkpointer {
-    thread: JoinHandle<()>,
-}
-
-impl Checkpointer {
-    /// Starts the thread and turns off the writer's own checkpoints. Returns `None`, leaving
-    /// them on, when the archive cannot be opened a second time (an in-memory database).
-    fn start(connection: &mut Connection) -> Option<Checkpointer> {
-        let path = connection.path().filter(|path| !path.is_empty())?.to_string();
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let second = Connection::open_with_flags(&path, flags).ok()?;
-        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("omega-sync-checkpoint".to_string())
-            .spawn(move || {
-                while woken.recv().is_ok() {
-                    if let Err(error) = second.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::debug!("a WAL checkpoint failed: {error}");
-                    }
-                }
-            })
-            .ok()?;
-        let hooked = connection.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-            if pages >= super::CHECKPOINT_PAGES {
-                // A full channel means a checkpoint is already due.
-                let _ = wake.try_send(());
-            }
-            Ok(())
-        }));
-        if hooked.is_err() {
-            return None;
-        }
-        Some(Checkpointer { thread })
-    }
-
-    /// Removes the hook, which ends the thread, and gives the checkpoints back to the writer's
-    /// connection.
-    fn stop(self, connection: &mut Connection) {
-        let _ = connection.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>);
-        let _ = self.thread.join();
-        let _ = connection.pragma_update(None, "wal_autocheckpoint", super::CHECKPOINT_PAGES);
     }
 }
 
