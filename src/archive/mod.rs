@@ -23,7 +23,7 @@ pub use canonical::{canonical_json, changed_paths, normal_form, normal_json, nor
 pub use ids::IdSet;
 pub use runs::{ResourceRun, RunStatus, finish_resource, finish_run, start_resource, start_run};
 pub use state::{
-    count_live, forget_validators, forget_validators_of_path, load_states, load_validators, oldest_unsettled,
+    StoredValidators, count_live, forget_validators, forget_validators_of_path, load_states, oldest_unsettled,
     save_state, store_validators,
 };
 pub use store::{HistoryContext, Outcome, RowWrite, Scope, mark_deleted, mark_missing, missing_ids, write_row};
@@ -169,7 +169,7 @@ fn has_table(connection: &Connection, name: &str) -> rusqlite::Result<bool> {
 /// WAL pages after which a commit checkpoints (about 40 MiB), instead of SQLite's 1,000: each
 /// checkpoint syncs the file to disk, and a large first sync would otherwise spend a fifth of
 /// its writer time in them.
-pub const CHECKPOINT_PAGES: i32 = 10_000;
+const CHECKPOINT_PAGES: i32 = 10_000;
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.pragma_update(None, "journal_mode", "WAL")?;

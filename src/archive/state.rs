@@ -2,8 +2,9 @@
 //! (`http_validators`).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::api::Validators;
 use crate::sync::plan::ResourceState;
@@ -53,14 +54,53 @@ pub fn save_state(
     Ok(())
 }
 
-/// Loads every stored validator of an account, keyed by request path and query.
-pub fn load_validators(connection: &Connection, account_id: &str) -> rusqlite::Result<HashMap<String, Validators>> {
-    let mut statement =
-        connection.prepare("SELECT path, etag, last_modified FROM http_validators WHERE account_id = ?1")?;
-    let rows = statement.query_map([account_id], |row| {
-        Ok((row.get::<_, String>(0)?, Validators { etag: row.get(1)?, last_modified: row.get(2)? }))
-    })?;
-    rows.collect()
+/// Reads the validators that earlier runs stored, one request at a time, through a read-only
+/// connection of its own, so a run does not keep every validator of a large account in memory.
+pub struct StoredValidators {
+    /// `None` for an archive without a file (in memory): requests are then sent unconditionally.
+    connection: Option<Mutex<Connection>>,
+    account_id: String,
+    /// This run's start. Validators stored since belong to this run, and a second request for the
+    /// same path must not be answered with a 304 that stands for this run's own response.
+    before: String,
+}
+
+impl StoredValidators {
+    /// Opens a second connection to the archive of `writer`.
+    pub fn open(writer: &Connection, account_id: &str, before: &str) -> rusqlite::Result<StoredValidators> {
+        let connection = match writer.path().filter(|path| !path.is_empty()) {
+            Some(path) => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let reader = Connection::open_with_flags(path, flags)?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                Some(Mutex::new(reader))
+            }
+            None => None,
+        };
+        Ok(StoredValidators { connection, account_id: account_id.to_string(), before: before.to_string() })
+    }
+
+    /// Returns the validators stored for a request path and query by an earlier run. A failed
+    /// read returns `None`, so the request goes out in full.
+    pub fn get(&self, path: &str) -> Option<Validators> {
+        let connection = self.connection.as_ref()?.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = connection
+            .prepare_cached(
+                "SELECT etag, last_modified FROM http_validators
+                 WHERE account_id = ?1 AND path = ?2 AND stored_at < ?3",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![self.account_id, path, self.before], |row| {
+                        Ok(Validators { etag: row.get(0)?, last_modified: row.get(1)? })
+                    })
+                    .optional()
+            });
+        found.unwrap_or_else(|error| {
+            tracing::warn!("failed to read the stored validators of {path}: {error}; requesting it in full");
+            None
+        })
+    }
 }
 
 /// Stores the validators of a response in the same writer job as its rows, so a 304 later
@@ -138,4 +178,40 @@ pub fn count_live(
         )?,
     };
     Ok(count as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_validators_earlier_runs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = crate::archive::open(&dir.path().join("archive.db")).unwrap();
+        writer
+            .execute(
+                "INSERT INTO accounts (id, raw_json, first_seen_at, last_changed_at) VALUES ('acc', '{}', 'T', 'T')",
+                [],
+            )
+            .unwrap();
+        let etag = |tag: &str| Validators { etag: Some(tag.to_string()), last_modified: None };
+        store_validators(&writer, "acc", "/v1/old", &etag("\"old\""), "2026-01-01T00:00:00.000Z").unwrap();
+        store_validators(&writer, "acc", "/v1/new", &etag("\"new\""), "2026-01-02T00:00:00.000Z").unwrap();
+
+        let stored = StoredValidators::open(&writer, "acc", "2026-01-02T00:00:00.000Z").unwrap();
+
+        assert_eq!(stored.get("/v1/old").and_then(|found| found.etag).as_deref(), Some("\"old\""));
+        assert!(stored.get("/v1/new").is_none(), "stored by the current run");
+        assert!(stored.get("/v1/missing").is_none());
+        assert!(StoredValidators::open(&writer, "other", "2027-01-01T00:00:00.000Z").unwrap().get("/v1/old").is_none());
+    }
+
+    #[test]
+    fn stored_validators_in_memory_none() {
+        let connection = Connection::open_in_memory().unwrap();
+
+        let stored = StoredValidators::open(&connection, "acc", "2027-01-01T00:00:00.000Z").unwrap();
+
+        assert!(stored.get("/v1/account").is_none());
+    }
 }

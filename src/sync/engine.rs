@@ -120,7 +120,9 @@ pub async fn sync(
     writer.call(mark_interrupted_runs).await?;
     let api_url = client.base_url().to_string();
     let mode = if options.full { "full" } else { "incremental" };
-    let run_id = writer.call(move |connection| archive::start_run(connection, &now(), mode, &api_url)).await?;
+    let run_started = now();
+    let started_at = run_started.clone();
+    let run_id = writer.call(move |connection| archive::start_run(connection, &started_at, mode, &api_url)).await?;
     tracing::info!(run_id, "sync started");
 
     writer.call(move |connection| archive::start_resource(connection, run_id, resources::ACCOUNT.name)).await?;
@@ -151,7 +153,8 @@ pub async fn sync(
     let loaded_for = account_id.clone();
     let (states, validators) = writer
         .call(move |connection| -> rusqlite::Result<_> {
-            Ok((archive::load_states(connection, &loaded_for)?, archive::load_validators(connection, &loaded_for)?))
+            let validators = archive::StoredValidators::open(connection, &loaded_for, &run_started)?;
+            Ok((archive::load_states(connection, &loaded_for)?, validators))
         })
         .await?;
     let selected = expand_selection(&options.resources);
@@ -574,7 +577,7 @@ async fn fetch_and_write_detail(
     let detail = resource.detail.expect("only resources with a detail endpoint get here");
     let path = detail.path.replace("{}", &path::segment(&item.id).map_err(|error| error.to_string())?);
     let sent = if plan.mode == Mode::Incremental && detail.conditional { run.validators.get(&path) } else { None };
-    let headers = sent.map(Validators::request_headers).unwrap_or_default();
+    let headers = sent.as_ref().map(Validators::request_headers).unwrap_or_default();
     let response = match run.client.request_json(Method::GET, &path, &[], None, &headers).await {
         Ok(response) => response,
         Err(error) if error.status() == Some(404) => {

@@ -30,7 +30,7 @@ pub(super) struct Run {
     pub account_id: String,
     pub progress: super::Progress,
     /// Validators stored by earlier runs, by request path and query.
-    pub validators: HashMap<String, Validators>,
+    pub validators: archive::StoredValidators,
 }
 
 pub(super) type Figures = Arc<Mutex<ResourceRun>>;
@@ -355,7 +355,7 @@ impl Lister<'_> {
         let query = [("page", number.to_string()), ("per_page", run.per_page.to_string())];
         let target = format!("{path}?page={number}&per_page={}", run.per_page);
         let sent = if conditional { run.validators.get(&target) } else { None };
-        let headers = sent.map(Validators::request_headers).unwrap_or_default();
+        let headers = sent.as_ref().map(Validators::request_headers).unwrap_or_default();
         lock(self.figures).requests += 1;
 
         let response =
@@ -382,7 +382,7 @@ impl Lister<'_> {
             Some(validators) if self.resource.conditional && whole => {
                 ValidatorUpdate::Store(target.clone(), validators)
             }
-            _ if self.resource.conditional && run.validators.contains_key(&target) => {
+            _ if self.resource.conditional && run.validators.get(&target).is_some() => {
                 ValidatorUpdate::Forget(target.clone())
             }
             _ => ValidatorUpdate::Keep,
