@@ -463,17 +463,40 @@ fn transport_error(method: &Method, target: &str, error: reqwest::Error) -> ApiE
         cause.push_str(&inner.to_string());
         source = inner.source();
     }
-    if cause.contains("InvalidContentType") || cause.contains("corrupt message") {
-        // rustls reports plain HTTP where it expected a TLS record this way.
+    if let Some(hint) = tls_hint(&cause) {
+        // Another attempt meets the same server and the same certificate, so these are permanent.
         return ApiError::Malformed {
             method: method.to_string(),
             path: target.to_string(),
-            detail: format!(
-                "{cause}; the server does not seem to speak TLS: use http:// for a loopback test server, https:// otherwise"
-            ),
+            detail: format!("{cause}; {hint}"),
         };
     }
     ApiError::Transport { method: method.to_string(), path: target.to_string(), cause, timed_out, maybe_received }
+}
+
+/// Returns advice for the TLS failures whose fix lies with the user, found in the text of the
+/// error chain.
+fn tls_hint(cause: &str) -> Option<&'static str> {
+    if cause.contains("InvalidContentType") || cause.contains("corrupt message") {
+        // rustls reports plain HTTP where it expected a TLS record this way.
+        return Some(
+            "the server does not seem to speak TLS: use http:// for a loopback test server, https:// otherwise",
+        );
+    }
+    if cause.contains("UnknownIssuer") {
+        return Some(
+            "the server's certificate is signed by a certificate authority that this machine does not trust; \
+             if a proxy that inspects TLS or a private CA signs it, add that CA with --ca-cert FILE (PEM)",
+        );
+    }
+    if cause.contains("invalid peer certificate") {
+        // rustls 0.23 formats its Error::InvalidCertificate, for any rejected certificate, this way.
+        return Some(
+            "the server's certificate was rejected; check the host name in the API URL and the system clock, \
+             and add a private CA with --ca-cert FILE (PEM)",
+        );
+    }
+    None
 }
 
 fn decode_json(headers: &HeaderMap, bytes: &[u8], method: &Method, target: &str) -> Result<Value, ApiError> {

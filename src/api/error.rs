@@ -31,7 +31,8 @@ pub enum ApiError {
     )]
     TooLarge { method: String, path: String, limit: u64 },
 
-    /// The response arrived but is not the JSON the endpoint documents.
+    /// The response arrived but is not the JSON the endpoint documents, or the TLS connection
+    /// failed in a way that another attempt cannot fix, such as an untrusted certificate.
     #[error("{method} {path}: {detail}")]
     Malformed { method: String, path: String, detail: String },
 

@@ -32,6 +32,10 @@
 //!   under 32 bytes, 304 responses and the bodies of the [`FaultKind::Oversize`] and
 //!   [`FaultKind::DropConnection`] faults, whose exact bytes on the wire matter. The `ETag` is the
 //!   digest of the uncompressed body either way.
+//! - The server speaks plain HTTP unless [`FakeConfig::tls`] is set, and then HTTPS only, with
+//!   ALPN offering `h2` and `http/1.1`. Each connection is served in the HTTP version the client
+//!   starts with (HTTP/2 over plain HTTP needs prior knowledge), and
+//!   [`RecordedRequest::version`] records which one each request used.
 //!
 //! Generated `pdfUrl` values point at the real API host, like the reference example, so a client
 //! must build the PDF address from its own base URL instead of following `pdfUrl`.
@@ -47,6 +51,7 @@ mod reference;
 mod routes;
 mod ssh;
 mod state;
+mod tls;
 mod validate;
 mod world;
 
@@ -87,6 +92,8 @@ pub struct FakeConfig {
     /// Allows binding an address outside the loopback range. The fake has no real security,
     /// so keep it off unless the network around the host is trusted.
     pub allow_non_loopback: bool,
+    /// Serves HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<FakeTls>,
 }
 
 impl Default for FakeConfig {
@@ -98,7 +105,25 @@ impl Default for FakeConfig {
             latency: Duration::ZERO,
             seed: 42,
             allow_non_loopback: false,
+            tls: None,
         }
+    }
+}
+
+/// The certificate of a fake API that serves HTTPS.
+#[derive(Clone)]
+pub struct FakeTls {
+    /// The server certificate, then any intermediate certificates, in PEM.
+    pub cert_chain_pem: Vec<u8>,
+    /// The private key of the server certificate in PEM: PKCS#8, SEC1 or PKCS#1.
+    pub private_key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for FakeTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTls")
+            .field("cert_chain_pem", &format_args!("{} bytes", self.cert_chain_pem.len()))
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,6 +131,8 @@ impl Default for FakeConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
     pub method: String,
+    /// The HTTP version, such as `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     /// The raw path, still percent-encoded, such as `/v1/domains/a%2Fb/records`.
     pub path: String,
     /// The raw query string without the `?`.
@@ -132,6 +159,8 @@ impl RecordedRequest {
 pub struct FakeApi {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// Whether the server speaks HTTPS.
+    tls: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -141,7 +170,8 @@ impl FakeApi {
     /// tokio runtime.
     ///
     /// Returns an `InvalidInput` error for an address outside the loopback range unless
-    /// `config.allow_non_loopback` is set, and the bind error if binding fails.
+    /// `config.allow_non_loopback` is set or for a certificate and key that rustls rejects, and
+    /// the bind error if binding fails.
     pub async fn start(config: FakeConfig, addr: SocketAddr) -> io::Result<FakeApi> {
         if !config.allow_non_loopback && !is_loopback(addr) {
             return Err(io::Error::new(
@@ -153,6 +183,7 @@ impl FakeApi {
             ));
         }
 
+        let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let size = config.size.clone();
         let seed = config.seed;
         let world = tokio::task::spawn_blocking(move || World::generate(&size, seed))
@@ -163,27 +194,30 @@ impl FakeApi {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let app = routes::router(Arc::clone(&shared));
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    // A dropped sender stops the server as well.
-                    let _ = stop.await;
-                })
-                .await
-        });
-        tracing::info!(%addr, "fake API started");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let stop = async {
+            // A dropped sender stops the server as well.
+            let _ = stopped.await;
+        };
+        let tls = acceptor.is_some();
+        let task = match acceptor {
+            Some(acceptor) => tokio::spawn(tls::serve(listener, acceptor, app, stop)),
+            None => tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await }),
+        };
+        tracing::info!(%addr, tls, "fake API started");
 
-        Ok(FakeApi { shared, addr, shutdown: Some(shutdown), task: Some(task) })
+        Ok(FakeApi { shared, addr, tls, shutdown: Some(shutdown), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Returns the base URL without a trailing slash, such as `http://127.0.0.1:41234`.
+    /// Returns the base URL without a trailing slash, such as `http://127.0.0.1:41234`, or
+    /// `https://127.0.0.1:41234` when the server speaks HTTPS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn api_key(&self) -> &str {

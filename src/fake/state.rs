@@ -115,6 +115,7 @@ impl Shared {
             .collect();
         let request = RecordedRequest {
             method: parts.method.as_str().to_owned(),
+            version: format!("{:?}", parts.version),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
             status: 0,

@@ -425,6 +425,7 @@ async fn requests_recorded_in_order() {
     assert_eq!((requests[2].method.as_str(), requests[2].status), ("POST", 201));
     assert!(requests[2].body.contains("\"subject\":\"Hi\""));
     assert!(requests.iter().all(|request| request.authorized));
+    assert!(requests.iter().all(|request| request.version == "HTTP/1.1"));
 
     api.clear_requests();
     assert!(api.requests().is_empty());
@@ -684,6 +685,91 @@ async fn shutdown_stops_server() {
 
     let fresh = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
     assert!(fresh.get(&url).bearer_auth("fake-key").send().await.is_err());
+}
+
+const TEST_CA_PEM: &[u8] = include_bytes!("../../tests/fixtures/tls/ca.pem");
+
+/// Returns the certificate that the test CA issued for 127.0.0.1 and localhost, with its key.
+fn fixture_tls() -> FakeTls {
+    FakeTls {
+        cert_chain_pem: include_bytes!("../../tests/fixtures/tls/server.pem").to_vec(),
+        private_key_pem: include_bytes!("../../tests/fixtures/tls/server.key").to_vec(),
+    }
+}
+
+async fn start_tls(latency: Duration) -> FakeApi {
+    start_with(FakeConfig { tls: Some(fixture_tls()), latency, ..FakeConfig::default() }).await
+}
+
+/// Builds a client that trusts only the test CA and never uses a proxy.
+fn tls_client(builder: reqwest::ClientBuilder) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(TEST_CA_PEM).expect("the test CA parses");
+    builder.no_proxy().tls_certs_only([ca]).build().expect("client builds")
+}
+
+#[tokio::test]
+async fn tls_serves_http2_and_http1() {
+    let api = start_tls(Duration::ZERO).await;
+    let url = format!("{}/v1/account", api.base_url());
+    assert_eq!(url, format!("https://{}/v1/account", api.addr()));
+
+    let h2_client = tls_client(reqwest::Client::builder());
+    let h1_client = tls_client(reqwest::Client::builder().http1_only());
+
+    let h2 = h2_client.get(&url).bearer_auth(api.api_key()).send().await.unwrap();
+    let h1 = h1_client.get(&url).bearer_auth(api.api_key()).send().await.unwrap();
+
+    assert_eq!(h2.version(), reqwest::Version::HTTP_2);
+    assert_eq!(h1.version(), reqwest::Version::HTTP_11);
+    assert_eq!(h2.text().await.unwrap(), reference::account().to_string());
+    assert_eq!(h1.text().await.unwrap(), reference::account().to_string());
+    let versions: Vec<String> = api.requests().into_iter().map(|request| request.version).collect();
+    assert_eq!(versions, ["HTTP/2.0", "HTTP/1.1"]);
+}
+
+#[tokio::test]
+async fn tls_shutdown_finishes_open_request() {
+    let api = start_tls(Duration::from_secs(1)).await;
+    let url = format!("{}/v1/account", api.base_url());
+    // A client that connects and never starts the handshake must not hold the shutdown up. The
+    // server accepts connections in order, so it has accepted this one once the request arrives.
+    let _silent = tokio::net::TcpStream::connect(api.addr()).await.unwrap();
+    let open = tokio::spawn(tls_client(reqwest::Client::builder()).get(&url).bearer_auth("fake-key").send());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let started = Instant::now();
+    api.shutdown().await;
+
+    // The request sleeps for the latency after it arrives, and the shutdown waits for it.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(500), "shutdown took {elapsed:?}");
+    assert!(elapsed < SHUTDOWN_GRACE, "shutdown took {elapsed:?}");
+    let response = open.await.unwrap().expect("the open request completes");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), reference::account().to_string());
+    let fresh = tls_client(reqwest::Client::builder().pool_max_idle_per_host(0));
+    assert!(fresh.get(&url).bearer_auth("fake-key").send().await.is_err());
+}
+
+#[tokio::test]
+async fn tls_unusable_certificate_rejected() {
+    let cases = [
+        (FakeTls { cert_chain_pem: b"not a certificate".to_vec(), ..fixture_tls() }, "contains no certificate"),
+        (FakeTls { private_key_pem: TEST_CA_PEM.to_vec(), ..fixture_tls() }, "invalid TLS private key PEM"),
+        (FakeTls { cert_chain_pem: TEST_CA_PEM.to_vec(), ..fixture_tls() }, "do not form a usable pair"),
+    ];
+
+    for (tls, expected) in cases {
+        let config = FakeConfig { tls: Some(tls), ..FakeConfig::default() };
+        let error = FakeApi::start(config, loopback()).await.err().expect("rejected");
+
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains(expected), "{error}");
+    }
 }
 
 fn assert_timestamp_in_range(value: &Value, field: &str) {

@@ -14,3 +14,4 @@ mod push;
 mod reports;
 mod security;
 mod support;
+mod tls;
