@@ -146,6 +146,8 @@ pub struct RecordedRequest {
     pub authorized: bool,
     /// The request body, decoded lossily as UTF-8.
     pub body: String,
+    /// The requests the fake was handling when this one arrived, itself included.
+    pub in_flight: usize,
 }
 
 impl RecordedRequest {

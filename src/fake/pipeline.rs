@@ -4,6 +4,7 @@
 //! validators or responds with 304, and finally runs the after-request actions that match a GET.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -36,7 +37,8 @@ pub(crate) async fn handle_request(State(shared): State<Arc<Shared>>, request: R
         Ok(body) => (body, false),
         Err(_) => (Bytes::new(), true),
     };
-    let sequence = shared.record_arrival(&parts, &body, authorized);
+    let in_flight = InFlight::enter(&shared);
+    let sequence = shared.record_arrival(&parts, &body, authorized, in_flight.count);
     let page = PageRequest::page_of(parts.uri.query());
 
     let response = if too_large {
@@ -207,6 +209,27 @@ fn replay(stored: StoredResponse) -> Response {
     }
     response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     response
+}
+
+/// Counts a request as in flight from its arrival until its response is ready or the client
+/// goes away.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    /// The requests in flight when this one arrived, itself included.
+    count: usize,
+}
+
+impl InFlight<'_> {
+    fn enter(shared: &Shared) -> InFlight<'_> {
+        let count = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        InFlight { shared, count }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Forgets an in-progress key if the handler never finishes, for example because the client

@@ -2,6 +2,7 @@
 //! the test controls, the request log, the idempotency store and the `Last-Modified` dates.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) idempotency: Mutex<HashMap<String, IdempotencyEntry>>,
     /// The last body served per request target (path and query), for `Last-Modified`.
     modification_times: Mutex<HashMap<String, ModificationTime>>,
+    /// Requests received and not yet answered.
+    pub(crate) in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -39,6 +42,7 @@ impl Shared {
             log: Mutex::new(RequestLog::default()),
             idempotency: Mutex::new(HashMap::new()),
             modification_times: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -106,7 +110,7 @@ impl Shared {
     }
 
     /// Appends a request to the log with status 0 and returns its sequence number.
-    pub(crate) fn record_arrival(&self, parts: &Parts, body: &Bytes, authorized: bool) -> u64 {
+    pub(crate) fn record_arrival(&self, parts: &Parts, body: &Bytes, authorized: bool, in_flight: usize) -> u64 {
         let headers = parts
             .headers
             .iter()
@@ -122,6 +126,7 @@ impl Shared {
             headers,
             authorized,
             body: String::from_utf8_lossy(body).into_owned(),
+            in_flight,
         };
 
         let mut log = lock(&self.log);

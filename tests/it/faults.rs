@@ -195,3 +195,32 @@ async fn account_failure_fails_run() {
     assert_eq!(strings(&db, "SELECT status FROM sync_runs"), vec!["failed"]);
     assert_eq!(strings(&db, "SELECT resource || ' ' || status FROM sync_run_resources"), vec!["account failed"]);
 }
+
+/// Runs a first invoice listing of one invoice per page, so that pages 2 to 30 are requested
+/// together, and returns the most requests the fake had in flight after its response to page 1.
+async fn invoice_pages_in_flight(env: &Env) -> usize {
+    env.fake.set_latency(std::time::Duration::from_millis(100));
+    env.sync(&["--only", "invoices", "--per-page", "1", "--concurrency", "4"]).await.assert_success();
+    let requests = env.fake.requests();
+    let first_page = requests.iter().position(|request| request.status == 200).expect("the fake served page 1");
+    requests[first_page + 1..].iter().map(|request| request.in_flight).max().expect("more pages were requested")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_used_without_rate_limit() {
+    let env = Env::start().await;
+
+    assert!(invoice_pages_in_flight(&env).await >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_lowers_concurrency() {
+    let env = Env::start().await;
+    // Three 429s on page 1 take concurrency from 4 to 1 before any other page is requested.
+    env.fake.add_fault(Fault::rate_limit("/v1/billing/invoices", "0").with_times(3));
+
+    let in_flight = invoice_pages_in_flight(&env).await;
+
+    assert_eq!(env.fake.requests().iter().filter(|request| request.status == 429).count(), 3);
+    assert_eq!(in_flight, 1);
+}
