@@ -148,6 +148,8 @@ pub struct RecordedRequest {
     pub body: String,
     /// The requests the fake was handling when this one arrived, itself included.
     pub in_flight: usize,
+    /// The client's address and port: one per connection, so it shows connection reuse.
+    pub peer: Option<SocketAddr>,
 }
 
 impl RecordedRequest {
@@ -204,7 +206,10 @@ impl FakeApi {
         let tls = acceptor.is_some();
         let task = match acceptor {
             Some(acceptor) => tokio::spawn(tls::serve(listener, acceptor, app, stop)),
-            None => tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await }),
+            None => tokio::spawn(async move {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener, app).with_graceful_shutdown(stop).await
+            }),
         };
         tracing::info!(%addr, tls, "fake API started");
 

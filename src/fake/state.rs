@@ -2,11 +2,13 @@
 //! the test controls, the request log, the idempotency store and the `Last-Modified` dates.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde_json::Value;
@@ -127,6 +129,7 @@ impl Shared {
             authorized,
             body: String::from_utf8_lossy(body).into_owned(),
             in_flight,
+            peer: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
         };
 
         let mut log = lock(&self.log);

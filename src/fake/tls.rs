@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -64,9 +65,9 @@ pub(crate) async fn serve(
     let (stopping, _) = watch::channel(());
     let mut stop = pin!(stop);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     if !is_connection_error(&error) {
                         tracing::warn!(%error, "fake API failed to accept a connection");
@@ -77,7 +78,9 @@ pub(crate) async fn serve(
             },
             () = &mut stop => break,
         };
-        tokio::spawn(serve_connection(stream, acceptor.clone(), app.clone(), stopping.subscribe()));
+        // The same extension that `axum::serve` adds, so the request log can name the peer.
+        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        tokio::spawn(serve_connection(stream, acceptor.clone(), app, stopping.subscribe()));
     }
 
     drop(listener);

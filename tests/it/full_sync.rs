@@ -316,3 +316,28 @@ async fn null_line_items_marked_deleted() {
         vec!["insert", "delete"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_reused_gzip_requested() {
+    let env = Env::start().await;
+
+    env.sync(&["--concurrency", "4", "--per-page", "2"]).await.assert_success();
+
+    let requests = env.fake.requests();
+    let peers: std::collections::HashSet<_> = requests.iter().map(|request| request.peer.expect("peer")).collect();
+    assert!(requests.len() >= 50, "{} requests", requests.len());
+    // A request may start before the connection of the one it follows is back in the pool, so a
+    // few more connections than requests in flight are opened, and far fewer than requests.
+    assert!(peers.len() <= 8, "{} connections for {} requests", peers.len(), requests.len());
+    for request in &requests {
+        let accepted = request.header("accept-encoding").unwrap_or_default();
+        assert!(
+            accepted.split(',').any(|coding| coding.trim() == "gzip"),
+            "{} {}: {accepted:?}",
+            request.method,
+            request.path
+        );
+    }
+    // The fake compressed every body of 32 bytes or more, and the archive holds them decoded.
+    assert!(count(&env.db(), "SELECT count(*) FROM invoices") > 0);
+}
