@@ -32,8 +32,9 @@ pub struct DecodedItem {
     /// The item's canonical JSON.
     pub raw: String,
     /// The item's normal form, computed here on a decoding thread so the single writer thread
-    /// does not parse `raw` again for the history snapshot.
-    pub normal: String,
+    /// does not parse `raw` again for the history snapshot. `None` when it equals `raw`, as it
+    /// mostly does, so a page waiting for the writer does not hold each item twice.
+    pub normal: Option<String>,
     /// Rows embedded in the item (invoice line items); `None` for resources without any.
     pub embedded: Option<Vec<DecodedItem>>,
     /// Fields whose value did not fit their column. The column got NULL while `raw` keeps the
@@ -90,16 +91,26 @@ pub fn decode_item(item: &Value, fields: &[Field], fill_absent: bool) -> Result<
     };
     let (columns, problems) = decode_fields(object, fields, fill_absent);
     let problems = problems.into_iter().map(|problem| format!("item {id:?}: {problem}")).collect();
-    Ok(DecodedItem { id, columns, raw: canonical_json(item), normal: normal_json(item), embedded: None, problems })
+    let (raw, normal) = raw_and_normal(item);
+    Ok(DecodedItem { id, columns, raw, normal, embedded: None, problems })
 }
 
 /// Decodes an embedded child, which has no id of its own.
-pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<String>, String, String), String> {
+pub fn decode_child(item: &Value, fields: &[Field]) -> Result<(Columns, Vec<String>, String, Option<String>), String> {
     let Value::Object(object) = item else {
         return Err(format!("expected an object, got {}", describe(item)));
     };
     let (columns, problems) = decode_fields(object, fields, true);
-    Ok((columns, problems, canonical_json(item), normal_json(item)))
+    let (raw, normal) = raw_and_normal(item);
+    Ok((columns, problems, raw, normal))
+}
+
+/// Returns the canonical JSON of `item`, and its normal form where that differs.
+fn raw_and_normal(item: &Value) -> (String, Option<String>) {
+    let raw = canonical_json(item);
+    let normal = normal_json(item);
+    let normal = (normal != raw).then_some(normal);
+    (raw, normal)
 }
 
 /// Decodes the typed columns. A value that does not fit its column becomes NULL and a problem.

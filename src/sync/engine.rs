@@ -116,7 +116,7 @@ pub async fn sync(
     cancel: CancellationToken,
 ) -> anyhow::Result<SyncReport> {
     let started = Instant::now();
-    let (writer, writer_thread) = Writer::spawn(connection, 32);
+    let (writer, writer_thread) = Writer::spawn(connection, WRITER_QUEUE);
     writer.call(mark_interrupted_runs).await?;
     let api_url = client.base_url().to_string();
     let mode = if options.full { "full" } else { "incremental" };
@@ -454,6 +454,10 @@ async fn save_state(run: &Arc<Run>, plan: &ResourcePlan, newest: Option<String>)
 fn history_context(run_id: i64, plan: &ResourcePlan) -> HistoryContext {
     HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: plan.state.last_full_at.is_none() }
 }
+
+/// Jobs waiting for the writer thread. A few keep it busy; more only hold decoded pages, of up
+/// to a few hundred KiB each, in memory while the writer is the slowest step.
+const WRITER_QUEUE: usize = 8;
 
 /// Items waiting for their children to be fetched, per listing: two pages of the default size.
 const CHILD_QUEUE: usize = 200;

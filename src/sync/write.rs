@@ -55,8 +55,8 @@ pub fn write_page(tx: &Connection, page: PageWrite, history: &HistoryContext) ->
             id: SqlValue::Text(item.id.clone()),
             columns,
             raw_column: "raw_json",
+            normal: Some(item.normal.unwrap_or_else(|| item.raw.clone())),
             raw: item.raw,
-            normal: Some(item.normal),
         };
         let outcome = archive::write_row(tx, &row, history)?;
         if let (Some(embedded), Some(children)) = (resource.embedded, item.embedded)
@@ -84,8 +84,8 @@ pub fn write_item(
         id: SqlValue::Text(item.id),
         columns: item.columns,
         raw_column: "raw_json",
+        normal: Some(item.normal.unwrap_or_else(|| item.raw.clone())),
         raw: item.raw,
-        normal: Some(item.normal),
     };
     archive::write_row(tx, &row, history)
 }
@@ -255,8 +255,8 @@ fn write_embedded(
             id: SqlValue::Integer(position as i64),
             columns: child.columns,
             raw_column: "raw_json",
+            normal: Some(child.normal.unwrap_or_else(|| child.raw.clone())),
             raw: child.raw,
-            normal: Some(child.normal),
         };
         archive::write_row(tx, &row, history)?;
         seen.insert(&position.to_string());

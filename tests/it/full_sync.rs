@@ -338,6 +338,6 @@ async fn connections_reused_gzip_requested() {
             request.path
         );
     }
-    // The fake compressed every body of 32 bytes or more, and the archive holds them decoded.
+    // The fake compressed every body of 32 bytes or more, and the archive contains them decoded.
     assert!(count(&env.db(), "SELECT count(*) FROM invoices") > 0);
 }
