@@ -132,8 +132,10 @@ fn run_in_savepoint<T>(
         Err(error) => {
             // After some errors SQLite has rolled back the transaction already, savepoint and
             // all; the caller finds that out from the autocommit state.
-            if !connection.is_autocommit() {
-                let _ = connection.execute_batch("ROLLBACK TO job; RELEASE job");
+            if !connection.is_autocommit() && connection.execute_batch("ROLLBACK TO job; RELEASE job").is_err() {
+                // The job's writes could not be undone alone, and must never be committed with
+                // the group: the whole group goes, which stops the writer.
+                let _ = connection.execute_batch("ROLLBACK");
             }
             let failure = Failure::from_error(&error);
             (Err(error), Some(failure))
