@@ -9,6 +9,7 @@
 //! waiting for SQLite.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,6 +105,8 @@ struct ResourcePlan {
     mode: Mode,
     state: ResourceState,
     figures: Figures,
+    /// Set once the listing and every child request of this resource have ended.
+    finished: AtomicBool,
 }
 
 /// Runs a sync into `connection` and returns its report. Per-resource failures are recorded in
@@ -150,6 +153,15 @@ pub async fn sync(
         }
     };
 
+    // Recorded now rather than when the run finishes, so that a killed run still counts as the
+    // last run of this account and the next one lists its resources in full.
+    let recorded_for = account_id.clone();
+    writer
+        .call(move |connection| {
+            connection
+                .execute("UPDATE sync_runs SET account_id = ?2 WHERE id = ?1", rusqlite::params![run_id, recorded_for])
+        })
+        .await?;
     let loaded_for = account_id.clone();
     let (states, validators) = writer
         .call(move |connection| -> rusqlite::Result<_> {
@@ -165,7 +177,10 @@ pub async fn sync(
         tracing::debug!("{} will be listed in {} mode", resource.name, mode.as_str());
         let figures =
             Arc::new(Mutex::new(ResourceRun { resource: resource.name, mode: mode.as_str(), ..Default::default() }));
-        plans.insert(resource.name, Arc::new(ResourcePlan { resource, mode, state, figures }));
+        plans.insert(
+            resource.name,
+            Arc::new(ResourcePlan { resource, mode, state, figures, finished: AtomicBool::new(false) }),
+        );
         let name = resource.name;
         writer.call(move |connection| archive::start_resource(connection, run_id, name)).await?;
     }
@@ -210,6 +225,11 @@ pub async fn sync(
         // stored page in place and starts no new one.
         tasks.abort_all();
         join_all(&mut tasks).await;
+        // A resource cut short is recorded as failed, so the next run lists it in full instead
+        // of trusting that the unchanged entries it finds had their children stored.
+        for plan in plans.values().filter(|plan| !plan.finished.load(Ordering::SeqCst)) {
+            lock(&plan.figures).errors.push("the run was cancelled before this resource was finished".to_string());
+        }
     }
 
     let mut resource_runs = vec![account_figures];
@@ -395,7 +415,9 @@ async fn sync_resource(
             }
         }
         save_state(&run, &child, None).await;
+        child.finished.store(true, Ordering::SeqCst);
     }
+    plan.finished.store(true, Ordering::SeqCst);
     bar.finish_and_clear();
 }
 

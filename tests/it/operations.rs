@@ -313,3 +313,44 @@ async fn full_disk_keeps_archive() {
         .count();
     assert_eq!(kept, before.len(), "rows archived before the run must still be there");
 }
+
+/// Stops an incremental run with `signal` after it stored a service's changed list entry and
+/// before the slow detail request of that service returned, then checks that the next run
+/// stores the detail's change too.
+async fn detail_stored_after_stop(signal: &str) {
+    const SERVICE: &str = "svc_01HY7M3ABCXYZ";
+    let env = Env::start().await;
+    env.sync(&[]).await.assert_success();
+    env.fake.with_world(|world| {
+        let service = world.services.iter_mut().find(|service| service["id"] == SERVICE).unwrap();
+        service["label"] = serde_json::json!("relabelled");
+        service["os"] = serde_json::json!("plan9-4th");
+    });
+    let detail = format!("/v1/services/{SERVICE}");
+    env.fake.add_fault(Fault::new(detail, omega_sync::fake::FaultKind::Delay(Duration::from_secs(4))).once());
+    let mut child = spawn_sync(&env, &[]);
+    let label = format!("SELECT label FROM services WHERE id = '{SERVICE}'");
+    let started = Instant::now();
+    while strings(&env.db(), &label) != ["relabelled"] {
+        assert!(started.elapsed() < Duration::from_secs(3), "the changed list entry was not committed in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+    child.wait().await.unwrap();
+    env.sync(&[]).await.assert_success();
+
+    let os = strings(&env.db(), &format!("SELECT os FROM services WHERE id = '{SERVICE}'"));
+    assert_eq!(os, ["plan9-4th"], "after kill {signal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_stored_after_sigterm() {
+    detail_stored_after_stop("-TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_stored_after_sigkill() {
+    detail_stored_after_stop("-KILL").await;
+}
