@@ -60,8 +60,8 @@ pub struct StoredValidators {
     /// `None` for an archive without a file (in memory): requests are then sent unconditionally.
     connection: Option<Mutex<Connection>>,
     account_id: String,
-    /// This run's start. Validators stored since belong to this run, and a second request for the
-    /// same path must not be answered with a 304 that stands for this run's own response.
+    /// The start of this run. Validators stored since then belong to this run, and a second
+    /// request for the same path must not get a 304 that refers to this run's own response.
     before: String,
 }
 

@@ -3,7 +3,7 @@
 //! never contend with each other for SQLite's write lock.
 //!
 //! Jobs are committed in groups. Each job runs inside its own savepoint, so a job that fails
-//! undoes only its own writes, and consecutive jobs share one transaction that is committed when
+//! undoes only its own writes. Consecutive jobs share one transaction, which is committed when
 //! no job is waiting, when the group has been open for [`GROUP_TIME`], or when
 //! [`Writer::commit`] requests it. A commit per job would spend most of a fast sync in commits
 //! and checkpoints. Because jobs run in order and a group commits whole, a crash leaves the

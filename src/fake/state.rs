@@ -25,7 +25,7 @@ pub(crate) struct Shared {
     pub(crate) idempotency: Mutex<HashMap<String, IdempotencyEntry>>,
     /// The last body served per request target (path and query), for `Last-Modified`.
     modification_times: Mutex<HashMap<String, ModificationTime>>,
-    /// Requests received and not yet answered.
+    /// Requests received whose response is not ready yet.
     pub(crate) in_flight: AtomicUsize,
 }
 

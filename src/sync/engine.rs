@@ -477,8 +477,8 @@ fn history_context(run_id: i64, plan: &ResourcePlan) -> HistoryContext {
     HistoryContext { run_id: Some(run_id), outbox_id: None, now: now(), initial: plan.state.last_full_at.is_none() }
 }
 
-/// Jobs waiting for the writer thread. A few keep it busy; more only hold decoded pages, of up
-/// to a few hundred KiB each, in memory while the writer is the slowest step.
+/// Jobs waiting for the writer thread. A few keep it busy. More would only hold decoded pages,
+/// of up to a few hundred KiB each, in memory while the writer is the slowest step.
 const WRITER_QUEUE: usize = 8;
 
 /// Items waiting for their children to be fetched, per listing: two pages of the default size.
