@@ -9,6 +9,8 @@
 //! and checkpoints. Because jobs run in order and a group commits whole, a crash leaves the
 //! archive as it was after some job, never with part of one.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Writer {
     messages: mpsc::Sender<Message>,
+    /// Set once the writer rejects every job, so callers can stop fetching what it cannot store.
+    stopped: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -45,11 +49,13 @@ impl Writer {
         // Every job's savepoint copies the pages it changes into a statement journal; in memory
         // that costs a copy, in a temporary file a write.
         let _ = connection.pragma_update(None, "temp_store", "MEMORY");
+        let stopped = Arc::new(AtomicBool::new(false));
+        let flag = stopped.clone();
         let thread = std::thread::Builder::new()
             .name("omega-sync-writer".to_string())
-            .spawn(move || serve(connection, receiver))
+            .spawn(move || serve(connection, receiver, &flag))
             .expect("failed to start the writer thread");
-        (Writer { messages }, thread)
+        (Writer { messages, stopped }, thread)
     }
 
     /// Runs `job` on the writer thread, inside a savepoint, and returns its result. When the job
@@ -72,6 +78,11 @@ impl Writer {
         });
         self.send(Message::Job(job)).await;
         result.await.expect("the writer thread dropped a job; it panicked")
+    }
+
+    /// Tells whether the writer rejects every job because an earlier write failed.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     /// Commits every job that ran before this call. Returns the error that kept any of them
@@ -143,7 +154,7 @@ fn run_in_savepoint<T>(
     }
 }
 
-fn serve(connection: Connection, mut receiver: mpsc::Receiver<Message>) -> Connection {
+fn serve(connection: Connection, mut receiver: mpsc::Receiver<Message>, halted: &AtomicBool) -> Connection {
     let mut group: Option<Instant> = None;
     let mut stopped: Option<Failure> = None;
     loop {
@@ -151,6 +162,9 @@ fn serve(connection: Connection, mut receiver: mpsc::Receiver<Message>) -> Conne
             Ok(message) => message,
             Err(TryRecvError::Empty) => {
                 end_group(&connection, &mut group, &mut stopped);
+                if stopped.is_some() {
+                    halted.store(true, Ordering::Relaxed);
+                }
                 match receiver.blocking_recv() {
                     Some(message) => message,
                     None => break,
@@ -187,6 +201,9 @@ fn serve(connection: Connection, mut receiver: mpsc::Receiver<Message>) -> Conne
                     end_group(&connection, &mut group, &mut stopped);
                 }
             }
+        }
+        if stopped.is_some() {
+            halted.store(true, Ordering::Relaxed);
         }
     }
     end_group(&connection, &mut group, &mut stopped);
@@ -287,6 +304,7 @@ mod tests {
         let (writer, thread) = Writer::spawn(connection, 4);
         writer.call(|c| c.execute("INSERT INTO t VALUES (1)", [])).await.unwrap();
         writer.commit().await.unwrap();
+        assert!(!writer.is_stopped());
 
         // The three jobs queue up behind the first, which waits for `release`, so they share
         // one group. On this single-threaded runtime the tasks send in the order spawned.
@@ -313,6 +331,7 @@ mod tests {
         let rejected = rejected.unwrap_err().to_string();
         assert!(rejected.contains("writes nothing more"), "{rejected}");
         assert!(commit.is_err());
+        assert!(writer.is_stopped());
         assert_eq!(count(&path), 1);
         drop(writer);
         thread.join().unwrap();

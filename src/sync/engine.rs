@@ -505,6 +505,10 @@ async fn dispatch_children(
     // the concurrency keeps every request slot busy while one batch finishes.
     let max_tasks = run.client.concurrency().max(1) * 2;
     while let Some(item) = work.recv().await {
+        if run.writer.is_stopped() {
+            // Nothing fetched now could be stored; the listing reports the failed write once.
+            continue;
+        }
         while tasks.len() >= max_tasks {
             if let Some(Err(error)) = tasks.join_next().await
                 && error.is_panic()

@@ -352,6 +352,9 @@ impl Lister<'_> {
 
     async fn fetch_and_write(&self, path: &str, number: u64, conditional: bool) -> Result<WrittenPage, String> {
         let run = self.run;
+        if run.writer.is_stopped() {
+            return Err(format!("GET {path}: not requested, because an earlier write to the archive failed"));
+        }
         let query = [("page", number.to_string()), ("per_page", run.per_page.to_string())];
         let target = format!("{path}?page={number}&per_page={}", run.per_page);
         let sent = if conditional { run.validators.get(&target) } else { None };
