@@ -46,8 +46,8 @@ impl Writer {
     /// database instead of piling pages up in memory.
     pub fn spawn(connection: Connection, queue: usize) -> (Writer, JoinHandle<Connection>) {
         let (messages, receiver) = mpsc::channel::<Message>(queue.max(1));
-        // Every job's savepoint copies the pages it changes into a statement journal; in memory
-        // that costs a copy, in a temporary file a write.
+        // A savepoint keeps the original of each page its job changes in a statement journal.
+        // With temporary storage in memory that costs a copy instead of a file write.
         let _ = connection.pragma_update(None, "temp_store", "MEMORY");
         let stopped = Arc::new(AtomicBool::new(false));
         let flag = stopped.clone();
@@ -101,7 +101,7 @@ impl Writer {
 }
 
 /// Why the writer stopped writing: a failed commit, or a failed job after which SQLite rolled
-/// back the whole transaction (a full disk does that). The jobs of the lost group had already
+/// back the whole transaction, as it may do when the disk is full. The jobs of the lost group had already
 /// replied, so every later job is rejected with this error instead of being written on top of
 /// a gap.
 #[derive(Debug, Clone)]
@@ -141,8 +141,8 @@ fn run_in_savepoint<T>(
     match outcome {
         Ok(value) => (Ok(value), None),
         Err(error) => {
-            // After some errors SQLite has rolled back the transaction already, savepoint and
-            // all; the caller finds that out from the autocommit state.
+            // After some errors SQLite has already rolled back the whole transaction, savepoint
+            // included. The caller finds that out from the autocommit state.
             if !connection.is_autocommit() && connection.execute_batch("ROLLBACK TO job; RELEASE job").is_err() {
                 // The job's writes could not be undone alone, and must never be committed with
                 // the group: the whole group goes, which stops the writer.
@@ -318,7 +318,7 @@ mod tests {
             gate.recv().unwrap();
             c.execute("INSERT INTO t VALUES (2)", []).map(drop)
         }));
-        // What SQLite does on its own after a full disk: the whole transaction is gone.
+        // What SQLite may do on its own after a full disk: the whole transaction is gone.
         let rolled_back = spawn_call(Box::new(|c| c.execute_batch("ROLLBACK")));
         let rejected = spawn_call(Box::new(|c| c.execute("INSERT INTO t VALUES (3)", []).map(drop)));
         tokio::time::sleep(Duration::from_millis(100)).await;

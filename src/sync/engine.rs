@@ -252,7 +252,7 @@ pub async fn sync(
             })
             .await?;
     }
-    // The report stands for what is on disk, so a failed commit turns it into an error.
+    // The report describes what is on disk, so a failed commit turns it into an error.
     writer.commit().await?;
     drop(run);
     drop(writer);
