@@ -344,25 +344,17 @@ fn record(
 ) -> rusqlite::Result<()> {
     let entity_id = entity_text(id);
     if op == "update"
-        && history.run_id.is_some()
-        && let Some((previous_id, previous_op, previous_before)) = tx
-            .prepare_cached(
-                "SELECT id, op, before_json FROM history WHERE entity = ?1 AND account_id = ?2
-                 AND parent_id IS ?3 AND entity_id = ?4 AND run_id = ?5 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row(params![scope.table, scope.account_id, scope.parent_id(), entity_id, history.run_id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
-            })
-            .optional()?
-        && previous_op != "delete"
+        && let Some(run_id) = history.run_id
+        && let Some(previous) = same_run_row(tx, scope, &entity_id, run_id)?
+        && previous.op != "delete"
     {
-        let original = previous_before.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
+        let original = previous.before_json.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
         let changed = match (&original, after) {
             (Some(original), Some(after)) => Some(serde_json::to_string(&changed_paths(original, after)).unwrap()),
             _ => None,
         };
         tx.prepare_cached("UPDATE history SET after_json = ?2, changed_fields = ?3 WHERE id = ?1")?.execute(
-            params![previous_id, after.map(canonical_json), if previous_op == "insert" { None } else { changed }],
+            params![previous.id, after.map(canonical_json), if previous.op == "insert" { None } else { changed }],
         )?;
         return Ok(());
     }
@@ -376,6 +368,38 @@ fn record(
     let before = before.map(canonical_json);
     let after = after.map(canonical_json);
     insert_history(tx, history, scope, id, op, changed.as_deref(), before.as_deref(), after.as_deref())
+}
+
+/// The history rows of one entity, without `ORDER BY` or a condition on an unindexed column.
+/// SQLite prepares a statement with either of those again once its parameters are cleared, and
+/// rusqlite's statement cache clears them each time it takes a statement back.
+const ENTITY_HISTORY_SQL: &str = "SELECT id, op, before_json, run_id, parent_id FROM history
+     WHERE entity = ?1 AND account_id = ?2 AND entity_id = ?3";
+
+/// Returns the entity's newest history row when the run `run_id` wrote it. An entity has one
+/// history row per change, so it has few, and runs do not interleave, so only the newest row
+/// can be this run's.
+fn same_run_row(tx: &Connection, scope: &Scope<'_>, entity_id: &str, run_id: i64) -> rusqlite::Result<Option<RunRow>> {
+    let mut statement = tx.prepare_cached(ENTITY_HISTORY_SQL)?;
+    let mut rows = statement.query(params![scope.table, scope.account_id, entity_id])?;
+    let mut newest: Option<(RunRow, Option<i64>, Option<String>)> = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if newest.as_ref().is_none_or(|(newest, ..)| id > newest.id) {
+            let found = RunRow { id, op: row.get(1)?, before_json: row.get(2)? };
+            newest = Some((found, row.get(3)?, row.get(4)?));
+        }
+    }
+    Ok(newest.and_then(|(found, row_run, parent)| {
+        (row_run == Some(run_id) && parent.as_deref() == scope.parent_id()).then_some(found)
+    }))
+}
+
+/// A history row written by the running run.
+struct RunRow {
+    id: i64,
+    op: String,
+    before_json: Option<String>,
 }
 
 /// Inserts one history row with snapshots already in canonical normal form.
@@ -562,6 +586,26 @@ mod tests {
         assert_eq!(history(&tx), vec!["1 insert -"]);
         let after: String = tx.query_row("SELECT after_json FROM history", [], |r| r.get(0)).unwrap();
         assert_eq!(after, r#"{"label":"web","os":"linux"}"#);
+    }
+
+    #[test]
+    fn history_lookup_planned_once() {
+        let mut connection = database();
+        let tx = connection.transaction().unwrap();
+        for id in ["a", "b", "c"] {
+            write_row(
+                &tx,
+                &RowWrite { id: SqlValue::Text(id.into()), ..row(vec![], "raw_json", "{}") },
+                &context(1, "T1"),
+            )
+            .unwrap();
+            let detail = RowWrite { id: SqlValue::Text(id.into()), ..row(vec![], "detail_json", r#"{"os":"linux"}"#) };
+            write_row(&tx, &detail, &context(1, "T1")).unwrap();
+        }
+
+        let statement = tx.prepare_cached(ENTITY_HISTORY_SQL).unwrap();
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::Run), 3);
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 
     #[test]
