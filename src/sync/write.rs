@@ -62,7 +62,8 @@ pub fn write_page(tx: &Connection, page: PageWrite, history: &HistoryContext) ->
         if let (Some(embedded), Some(children)) = (resource.embedded, item.embedded)
             && outcome != Outcome::Unchanged
         {
-            write_embedded(tx, embedded, &page.account_id, &item.id, children, history)?;
+            let parent_is_new = outcome == Outcome::Inserted;
+            write_embedded(tx, embedded, &page.account_id, &item.id, children, parent_is_new, history)?;
         }
         outcomes.push(outcome);
     }
@@ -239,13 +240,15 @@ pub fn link_ticket_services(connection: &Connection, account_id: &str) -> rusqli
 }
 
 /// Stores the embedded rows of a changed parent by position; positions past the new end are
-/// marked deleted.
+/// marked deleted. A parent inserted just now has no stored rows to mark, since the foreign key
+/// to the parent admits none, so the search for them is skipped.
 fn write_embedded(
     tx: &Connection,
     embedded: resources::Embedded,
     account_id: &str,
     parent_id: &str,
     children: Vec<DecodedItem>,
+    parent_is_new: bool,
     history: &HistoryContext,
 ) -> rusqlite::Result<()> {
     let mut seen = IdSet::default();
@@ -259,8 +262,12 @@ fn write_embedded(
             raw: child.raw,
         };
         archive::write_row(tx, &row, history)?;
-        seen.insert(&position.to_string());
+        if !parent_is_new {
+            seen.insert(&position.to_string());
+        }
     }
-    archive::mark_missing(tx, &embedded_scope(embedded, account_id, parent_id), &seen, history)?;
+    if !parent_is_new {
+        archive::mark_missing(tx, &embedded_scope(embedded, account_id, parent_id), &seen, history)?;
+    }
     Ok(())
 }
