@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 
-use futures_util::{StreamExt, stream};
+use futures_util::StreamExt;
+use futures_util::stream::{self, FuturesOrdered};
 use indicatif::ProgressBar;
 use reqwest::Method;
 use serde_json::Value;
@@ -232,7 +233,13 @@ impl Lister<'_> {
         Ok(Pass { seen, gap, newest })
     }
 
-    /// Reads pages one at a time until the resource's incremental stop rule holds.
+    /// Reads pages in order until one of them meets the resource's incremental stop rule.
+    ///
+    /// Pages are requested ahead of the one being checked, so a long listing does not pay one
+    /// round trip per page. The number requested ahead starts at one and doubles with each page
+    /// that does not stop the listing, up to the client's concurrency, so a listing that stops
+    /// at page 2 requests no page beyond it. Pages already requested when the rule is met are
+    /// still written and counted.
     async fn list_until_stop(&self, path: &str, first: WrittenPage) -> Result<Listing, String> {
         let per_page = first.meta.map(|meta| page_size(&first, meta));
         let mut page = first;
@@ -240,6 +247,9 @@ impl Lister<'_> {
         let mut newest = None;
         let mut seen = IdSet::default();
         let mut previous_ids: Vec<String> = Vec::new();
+        let mut ahead = FuturesOrdered::new();
+        let mut requested = 1;
+        let mut window = 1;
         loop {
             if !page.ids.is_empty() && page.ids == previous_ids {
                 return Err(format!(
@@ -259,9 +269,27 @@ impl Lister<'_> {
             if page.ids.is_empty() || number >= last_page || number >= MAX_PAGES {
                 break;
             }
+            while ahead.len() < window && requested < last_page.min(MAX_PAGES) {
+                requested += 1;
+                ahead.push_back(self.fetch_and_write(path, requested, false));
+            }
+            window = (window * 2).min(self.run.client.concurrency().max(1));
             number += 1;
             previous_ids = std::mem::take(&mut page.ids);
-            page = self.fetch_and_write(path, number, false).await?;
+            page = ahead.next().await.expect("the next page was requested")?;
+        }
+        // The rule no longer needs these pages, but they may be written already, so they are
+        // awaited and counted. A failure among them leaves the listing as it is.
+        while let Some(result) = ahead.next().await {
+            match result {
+                Ok(page) => {
+                    newest = newest.max(page.newest());
+                    for id in &page.ids {
+                        seen.insert(id);
+                    }
+                }
+                Err(error) => tracing::debug!("ignored a {} page requested past the stop: {error}", self.resource.name),
+            }
         }
         self.add_items(seen.len());
         Ok(Listing { complete: false, newest })

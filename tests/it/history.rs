@@ -379,6 +379,37 @@ async fn invoices_stop_at_settled_tail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsettled_invoices_read_ahead() {
+    let env = Env::start().await;
+    let invoices = env.fake.with_world(|world| {
+        for invoice in world.invoices.iter_mut() {
+            invoice["status"] = json!("open");
+        }
+        world.invoices.len()
+    });
+    env.sync(&["--per-page", "1"]).await.assert_success();
+    let before = snapshot(&env.db());
+    env.fake.clear_requests();
+    env.fake.set_latency(std::time::Duration::from_millis(50));
+
+    let run = env.sync(&["--per-page", "1", "--only", "invoices", "--concurrency", "4"]).await;
+
+    // No page settles the listing, so every page is read, each once and several at a time.
+    run.assert_success();
+    assert!(run.stdout.contains("(incremental)"), "{}", run.stdout);
+    let requests: Vec<_> =
+        env.fake.requests().into_iter().filter(|request| request.path == "/v1/billing/invoices").collect();
+    let mut pages: Vec<String> = requests.iter().map(|request| request.query.clone().unwrap_or_default()).collect();
+    pages.sort();
+    pages.dedup();
+    assert_eq!(pages.len(), invoices);
+    assert_eq!(requests.len(), invoices);
+    let in_flight = requests.iter().map(|request| request.in_flight).max().unwrap();
+    assert!(in_flight >= 3, "at most {in_flight} invoice pages in flight");
+    assert_eq!(snapshot(&env.db()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticket_sharing_mark_not_lost() {
     let env = Env::start().await;
     let ids = ticket_ids(&env);
