@@ -465,10 +465,12 @@ fn transport_error(method: &Method, target: &str, error: reqwest::Error) -> ApiE
     }
     if let Some(hint) = tls_hint(&cause) {
         // Another attempt meets the same server and the same certificate, so these are permanent.
-        return ApiError::Malformed {
-            method: method.to_string(),
-            path: target.to_string(),
-            detail: format!("{cause}; {hint}"),
+        let (method, path, detail) = (method.to_string(), target.to_string(), format!("{cause}; {hint}"));
+        // A failed handshake is a failed connect: the request was never written.
+        return if error.is_connect() {
+            ApiError::Tls { method, path, detail }
+        } else {
+            ApiError::Malformed { method, path, detail }
         };
     }
     ApiError::Transport { method: method.to_string(), path: target.to_string(), cause, timed_out, maybe_received }

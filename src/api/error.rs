@@ -32,9 +32,14 @@ pub enum ApiError {
     TooLarge { method: String, path: String, limit: u64 },
 
     /// The response arrived but is not the JSON the endpoint documents, or the TLS connection
-    /// failed in a way that another attempt cannot fix, such as an untrusted certificate.
+    /// broke after the request may have been sent.
     #[error("{method} {path}: {detail}")]
     Malformed { method: String, path: String, detail: String },
+
+    /// The TLS handshake failed in a way that another attempt cannot fix, such as an untrusted
+    /// certificate. The request itself was never sent.
+    #[error("{method} {path}: {detail}")]
+    Tls { method: String, path: String, detail: String },
 
     /// A value could not be placed in a URL path safely.
     #[error("cannot request {value:?} as a URL path segment: {reason}")]
@@ -48,7 +53,10 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => is_retryable_status(*status),
             ApiError::RateLimited { .. } | ApiError::Transport { .. } => true,
-            ApiError::TooLarge { .. } | ApiError::Malformed { .. } | ApiError::UnsafePathSegment { .. } => false,
+            ApiError::TooLarge { .. }
+            | ApiError::Malformed { .. }
+            | ApiError::Tls { .. }
+            | ApiError::UnsafePathSegment { .. } => false,
         }
     }
 

@@ -363,7 +363,8 @@ fn record_failure(connection: &Connection, edit: &Edit, error: ApiError) -> anyh
             outbox::set_status(connection, edit.id, "failed", Some(&message), None, &now())?;
             Ok(Result::Failed(message))
         }
-        ApiError::Transport { maybe_received: false, .. } => retry_later(None),
+        // The request was never sent.
+        ApiError::Transport { maybe_received: false, .. } | ApiError::Tls { .. } => retry_later(None),
         ApiError::Transport { .. } | ApiError::Malformed { .. } | ApiError::TooLarge { .. } => {
             let message =
                 format!("{message}; the API may have applied the edit, so the next push checks before sending again");

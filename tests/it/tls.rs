@@ -3,7 +3,7 @@
 
 use omega_sync::fake::{FakeConfig, FakeTls};
 
-use crate::support::{Env, count};
+use crate::support::{Env, KEY, count, omega, strings};
 
 const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
 
@@ -49,4 +49,29 @@ async fn unknown_ca_names_ca_cert() {
     // Another attempt would meet the same certificate.
     assert!(run.stdout.contains("1 requests, 0 retries"), "{}", run.stdout);
     assert!(env.fake.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_push_stays_pending() {
+    let env = tls_env().await;
+    env.sync(&["--ca-cert", CA]).await.assert_success();
+    let db = env.db.to_str().unwrap();
+    omega(&["queue", "--db", db, "ticket", "--subject", "Hello", "--body", "World"], &[]).await.assert_success();
+    let url = env.fake.base_url();
+    env.fake.clear_requests();
+
+    let untrusted = omega(&["push", "--api-url", &url, "--db", db], &[("OMEGA_API_KEY", KEY)]).await;
+
+    // No handshake succeeded, so the ticket was never sent and needs no check before the next push.
+    assert_eq!(untrusted.code, 1, "{}", untrusted.output());
+    assert!(untrusted.output().contains("add that CA with --ca-cert FILE"), "{}", untrusted.output());
+    assert!(env.fake.requests().is_empty());
+    assert_eq!(strings(&env.db(), "SELECT status || ' ' || attempts FROM outbox"), vec!["pending 0"]);
+
+    let trusted = omega(&["push", "--api-url", &url, "--db", db, "--ca-cert", CA], &[("OMEGA_API_KEY", KEY)]).await;
+
+    trusted.assert_success();
+    assert_eq!(strings(&env.db(), "SELECT status FROM outbox"), vec!["done"]);
+    let posts: Vec<_> = env.fake.requests().into_iter().filter(|request| request.method == "POST").collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
 }
