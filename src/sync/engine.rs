@@ -185,6 +185,13 @@ pub async fn sync(
         writer.call(move |connection| archive::start_resource(connection, run_id, name)).await?;
     }
     let run_mode = if plans.values().all(|plan| plan.mode == Mode::Full) { Mode::Full } else { Mode::Incremental };
+    // The run was recorded before its plan existed, so its mode is set now for a run killed later.
+    writer
+        .call(move |connection| {
+            connection
+                .execute("UPDATE sync_runs SET mode = ?2 WHERE id = ?1", rusqlite::params![run_id, run_mode.as_str()])
+        })
+        .await?;
 
     let run = Arc::new(Run {
         client: client.clone(),

@@ -89,6 +89,24 @@ async fn sigterm_cancels_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_shows_full_mode() {
+    let env = slow_env(40).await;
+    let mut child = spawn_sync(&env, &["--per-page", "2", "--concurrency", "2"]);
+    wait_for_requests(&env, 6).await;
+
+    // Without `--full`, the run only learns from its plan that everything is listed in full.
+    let started = Instant::now();
+    let run = "SELECT status || ' ' || mode FROM sync_runs";
+    while strings(&env.db(), run) != ["running full"] {
+        assert!(started.elapsed() < Duration::from_secs(3), "run recorded as {:?}", strings(&env.db(), run));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_anywhere_leaves_consistent_archive() {
     let env = slow_env(15).await;
     env.sync(&["--only", "ssh-keys"]).await.assert_success();
