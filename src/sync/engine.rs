@@ -235,7 +235,11 @@ pub async fn sync(
         // A resource cut short is recorded as failed, so the next run lists it in full instead
         // of trusting that the unchanged entries it finds had their children stored.
         for plan in plans.values().filter(|plan| !plan.finished.load(Ordering::SeqCst)) {
-            lock(&plan.figures).errors.push("the run was cancelled before this resource was finished".to_string());
+            let mut figures = lock(&plan.figures);
+            figures.errors.push("the run was cancelled before this resource was finished".to_string());
+            // A listing adds its items when it ends, so count those of its stored pages instead.
+            let stored = figures.inserted + figures.updated + figures.restored + figures.unchanged;
+            figures.items = figures.items.max(stored);
         }
     }
 

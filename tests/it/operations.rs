@@ -82,10 +82,27 @@ async fn sigterm_cancels_cleanly() {
         let output = child.wait_with_output().await.unwrap();
 
         assert_eq!(output.status.code(), Some(code), "{signal}: {}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let (items, outcomes) = summary_counts(&stdout);
+        assert!(items >= outcomes, "{signal}: {items} items but {outcomes} outcomes in {stdout}");
         assert_eq!(integrity(&env), "ok");
         assert_eq!(strings(&env.db(), "SELECT status FROM sync_runs"), vec!["cancelled"], "{signal}");
         assert!(count(&env.db(), "SELECT count(*) FROM accounts") == 1, "{signal}: the committed account stays");
     }
+}
+
+/// Returns the items and the sum of inserted, updated, restored and unchanged from the summary
+/// line "sync ... N items (A inserted, B updated, C deleted, D restored, E unchanged), ...".
+fn summary_counts(stdout: &str) -> (u64, u64) {
+    let line = stdout.lines().find(|line| line.contains(" items (")).expect("a summary line");
+    let number_before = |word: &str| -> u64 {
+        let end = line.find(word).unwrap_or_else(|| panic!("no {word:?} in {line}"));
+        let start = line[..end].trim_end().rfind([' ', '(']).map_or(0, |index| index + 1);
+        line[start..end].trim().parse().unwrap_or_else(|_| panic!("no number before {word:?} in {line}"))
+    };
+    let outcomes =
+        ["inserted", "updated", "restored", "unchanged"].iter().map(|word| number_before(&format!(" {word}"))).sum();
+    (number_before(" items ("), outcomes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
