@@ -49,9 +49,12 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     let connection = archive::open(&args.db)?;
     let progress = crate::sync::Progress::new(!quiet);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let report = crate::sync::sync(client, connection, SyncOptions::default(), progress, cancel).await?;
+    let mut report = crate::sync::sync(client, connection, SyncOptions::default(), progress, cancel).await?;
     fake.shutdown().await;
     super::sync::report_outcome(&report)?;
+    if let Some(error) = report.unrecorded.take() {
+        return Err(error);
+    }
 
     let connection = archive::open_read_only(&args.db)?;
     outln!("\narchived into {}:", args.db.display());

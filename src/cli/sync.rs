@@ -60,9 +60,12 @@ pub async fn run(args: Args, quiet: bool) -> anyhow::Result<u8> {
     }
     let cancel = CancellationToken::new();
     let signals = guard::cancel_on_signal(cancel.clone());
-    let report = engine::sync(client.clone(), connection, options, Progress::new(!quiet), cancel).await?;
-    guard::remember_backoff(&archive::open(&path)?, &client)?;
+    let mut report = engine::sync(client.clone(), connection, options, Progress::new(!quiet), cancel).await?;
     report_outcome(&report)?;
+    if let Some(error) = report.unrecorded.take() {
+        return Err(error);
+    }
+    guard::remember_backoff(&archive::open(&path)?, &client)?;
     if let Some(code) = guard::signal_code(signals).await {
         return Ok(code);
     }

@@ -68,9 +68,18 @@ pub struct SyncReport {
     pub error: Option<String>,
     /// The API rejected the key (HTTP 401 or 403 on the account): a configuration problem.
     pub key_rejected: bool,
+    /// The failure that kept the run's outcome from being stored, such as a full disk. The
+    /// report is still complete, so it can be printed before the error.
+    pub unrecorded: Option<anyhow::Error>,
 }
 
 impl SyncReport {
+    /// Marks the run failed because its outcome could not be stored.
+    fn set_unrecorded(&mut self, error: anyhow::Error) {
+        self.status = RunStatus::Failed;
+        self.unrecorded = Some(error.context("failed to store the outcome of the run in the archive"));
+    }
+
     /// Returns one line with the outcome and totals, for logs and cron mail.
     pub fn summary_line(&self) -> String {
         let sum = |pick: fn(&ResourceRun) -> u64| self.resources.iter().map(pick).sum::<u64>();
@@ -94,6 +103,9 @@ impl SyncReport {
             self.resources.iter().filter(|r| r.status() != RunStatus::Succeeded).map(|r| r.resource).collect();
         if !failed.is_empty() {
             line.push_str(&format!("; not stored in full: {}", failed.join(", ")));
+        }
+        if self.unrecorded.is_some() {
+            line.push_str("; the archive rolled back the last writes, which these counts include");
         }
         line
     }
@@ -122,7 +134,9 @@ pub async fn sync(
     let (writer, writer_thread) = Writer::spawn(connection, WRITER_QUEUE);
     writer.call(mark_interrupted_runs).await?;
     let api_url = client.base_url().to_string();
-    let mode = if options.full { "full" } else { "incremental" };
+    // The mode recorded until the plan shows whether every resource is listed in full.
+    let requested = if options.full { Mode::Full } else { Mode::Incremental };
+    let mode = requested.as_str();
     let run_started = now();
     let started_at = run_started.clone();
     let run_id = writer.call(move |connection| archive::start_run(connection, &started_at, mode, &api_url)).await?;
@@ -146,29 +160,41 @@ pub async fn sync(
             let mut report =
                 finish(&client, &writer, run_id, started, Mode::Full, None, vec![figures], Some(error)).await?;
             report.key_rejected = key_rejected;
-            writer.commit().await?;
-            drop(writer);
-            let _ = writer_thread.join();
-            return Ok(report);
+            return Ok(close(report, writer, writer_thread).await);
         }
     };
 
-    // Recorded now rather than when the run finishes, so that a killed run still counts as the
-    // last run of this account and the next one lists its resources in full.
     let recorded_for = account_id.clone();
-    writer
-        .call(move |connection| {
-            connection
-                .execute("UPDATE sync_runs SET account_id = ?2 WHERE id = ?1", rusqlite::params![run_id, recorded_for])
-        })
-        .await?;
-    let loaded_for = account_id.clone();
-    let (states, validators) = writer
+    let loaded = writer
         .call(move |connection| -> rusqlite::Result<_> {
-            let validators = archive::StoredValidators::open(connection, &loaded_for, &run_started)?;
-            Ok((archive::load_states(connection, &loaded_for)?, validators))
+            // Recorded now rather than when the run finishes, so that a killed run still counts as
+            // the last run of this account and the next one lists its resources in full.
+            connection.execute(
+                "UPDATE sync_runs SET account_id = ?2 WHERE id = ?1",
+                rusqlite::params![run_id, recorded_for],
+            )?;
+            let validators = archive::StoredValidators::open(connection, &recorded_for, &run_started)?;
+            Ok((archive::load_states(connection, &recorded_for)?, validators))
         })
-        .await?;
+        .await;
+    let (states, validators) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let error = format!("failed to read the sync state from the archive: {error}");
+            let report = finish(
+                &client,
+                &writer,
+                run_id,
+                started,
+                requested,
+                Some(account_id),
+                vec![account_figures],
+                Some(error),
+            )
+            .await?;
+            return Ok(close(report, writer, writer_thread).await);
+        }
+    };
     let selected = expand_selection(&options.resources);
     let mut plans: HashMap<&'static str, Arc<ResourcePlan>> = HashMap::new();
     for resource in &selected {
@@ -181,17 +207,30 @@ pub async fn sync(
             resource.name,
             Arc::new(ResourcePlan { resource, mode, state, figures, finished: AtomicBool::new(false) }),
         );
-        let name = resource.name;
-        writer.call(move |connection| archive::start_resource(connection, run_id, name)).await?;
     }
     let run_mode = if plans.values().all(|plan| plan.mode == Mode::Full) { Mode::Full } else { Mode::Incremental };
-    // The run was recorded before its plan existed, so its mode is set now for a run killed later.
-    writer
-        .call(move |connection| {
-            connection
-                .execute("UPDATE sync_runs SET mode = ?2 WHERE id = ?1", rusqlite::params![run_id, run_mode.as_str()])
+    let names: Vec<&'static str> = selected.iter().map(|resource| resource.name).collect();
+    let started_resources = writer
+        .call(move |connection| -> rusqlite::Result<()> {
+            for name in names {
+                archive::start_resource(connection, run_id, name)?;
+            }
+            // The run was recorded before its plan existed, so its mode is set now for a run
+            // killed later.
+            connection.execute(
+                "UPDATE sync_runs SET mode = ?2 WHERE id = ?1",
+                rusqlite::params![run_id, run_mode.as_str()],
+            )?;
+            Ok(())
         })
-        .await?;
+        .await;
+    if let Err(error) = started_resources {
+        let error = format!("failed to record the planned resources in the archive: {error}");
+        let report =
+            finish(&client, &writer, run_id, started, run_mode, Some(account_id), vec![account_figures], Some(error))
+                .await?;
+        return Ok(close(report, writer, writer_thread).await);
+    }
 
     let run = Arc::new(Run {
         client: client.clone(),
@@ -251,24 +290,40 @@ pub async fn sync(
         cancelled.then(|| "the run was cancelled by a signal; the pages stored until then are kept".to_string());
     let mut report =
         finish(&client, &writer, run_id, started, run_mode, Some(account_id), resource_runs, error).await?;
-    if cancelled {
+    if cancelled && report.unrecorded.is_none() {
         report.status = RunStatus::Cancelled;
         let status = report.status;
-        writer
+        let stored = writer
             .call(move |connection| {
                 connection.execute(
                     "UPDATE sync_runs SET status = ?2 WHERE id = ?1",
                     rusqlite::params![run_id, status.as_str()],
                 )
             })
-            .await?;
+            .await;
+        if let Err(error) = stored {
+            report.set_unrecorded(error.into());
+        }
     }
-    // The report describes what is on disk, so a failed commit turns it into an error.
-    writer.commit().await?;
     drop(run);
+    Ok(close(report, writer, writer_thread).await)
+}
+
+/// Commits what the run wrote and ends the writer thread. The report describes what is on
+/// disk, so a failed commit fails the run.
+async fn close(
+    mut report: SyncReport,
+    writer: Writer,
+    writer_thread: std::thread::JoinHandle<Connection>,
+) -> SyncReport {
+    if report.unrecorded.is_none()
+        && let Err(error) = writer.commit().await
+    {
+        report.set_unrecorded(error.into());
+    }
     drop(writer);
     let _ = writer_thread.join();
-    Ok(report)
+    report
 }
 
 async fn join_all(tasks: &mut JoinSet<()>) {
@@ -688,7 +743,7 @@ async fn finish(
         tracing::error!("{error}");
     }
     let stored = (account_id.clone(), resources.clone(), error.clone());
-    writer
+    let recorded = writer
         .call(move |connection| -> rusqlite::Result<()> {
             let (account_id, resources, error) = stored;
             for figures in &resources {
@@ -707,8 +762,8 @@ async fn finish(
                 error.as_deref(),
             )
         })
-        .await?;
-    Ok(SyncReport {
+        .await;
+    let mut report = SyncReport {
         run_id,
         status,
         mode,
@@ -719,7 +774,12 @@ async fn finish(
         duration: started.elapsed(),
         error,
         key_rejected: false,
-    })
+        unrecorded: None,
+    };
+    if let Err(error) = recorded {
+        report.set_unrecorded(error.into());
+    }
+    Ok(report)
 }
 
 /// Marks runs left `running` by a process that died as `interrupted`. Only the holder of the

@@ -340,7 +340,9 @@ async fn full_disk_keeps_archive() {
     drop(connection);
     let _ = std::process::Command::new("umount").arg(&mount_point).status();
     assert_eq!(run.code, 1, "{}", run.output());
-    assert!(run.stderr.contains("full"), "{}", run.stderr);
+    assert!(run.stderr.contains("the disk holding the archive is full"), "{}", run.stderr);
+    assert!(run.stdout.contains(" sync failed (full): "), "a summary line: {}", run.output());
+    assert!(run.stdout.contains("rolled back the last writes"), "{}", run.output());
     assert_eq!(integrity, "ok");
     let kept = before
         .iter()
