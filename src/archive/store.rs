@@ -370,29 +370,24 @@ fn record(
     insert_history(tx, history, scope, id, op, changed.as_deref(), before.as_deref(), after.as_deref())
 }
 
-/// The history rows of one entity, without `ORDER BY` or a condition on an unindexed column.
-/// SQLite prepares a statement with either of those again once its parameters are cleared, and
-/// rusqlite's statement cache clears them each time it takes a statement back.
-const ENTITY_HISTORY_SQL: &str = "SELECT id, op, before_json, run_id, parent_id FROM history
-     WHERE entity = ?1 AND account_id = ?2 AND entity_id = ?3";
+/// This run's history rows of one entity. With `ORDER BY id`, SQLite prepared this statement
+/// again after its parameters were cleared, which rusqlite's statement cache does each time it
+/// takes a statement back, so the newest row is picked in Rust.
+const ENTITY_HISTORY_SQL: &str = "SELECT id, op, before_json FROM history
+     WHERE entity = ?1 AND account_id = ?2 AND parent_id IS ?3 AND entity_id = ?4 AND run_id = ?5";
 
-/// Returns the entity's newest history row when the run `run_id` wrote it. An entity has one
-/// history row per change, so it has few, and runs do not interleave, so only the newest row
-/// can be this run's.
+/// Returns the newest history row that the run `run_id` wrote for the entity.
 fn same_run_row(tx: &Connection, scope: &Scope<'_>, entity_id: &str, run_id: i64) -> rusqlite::Result<Option<RunRow>> {
     let mut statement = tx.prepare_cached(ENTITY_HISTORY_SQL)?;
-    let mut rows = statement.query(params![scope.table, scope.account_id, entity_id])?;
-    let mut newest: Option<(RunRow, Option<i64>, Option<String>)> = None;
+    let mut rows = statement.query(params![scope.table, scope.account_id, scope.parent_id(), entity_id, run_id])?;
+    let mut newest: Option<RunRow> = None;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
-        if newest.as_ref().is_none_or(|(newest, ..)| id > newest.id) {
-            let found = RunRow { id, op: row.get(1)?, before_json: row.get(2)? };
-            newest = Some((found, row.get(3)?, row.get(4)?));
+        if newest.as_ref().is_none_or(|newest| id > newest.id) {
+            newest = Some(RunRow { id, op: row.get(1)?, before_json: row.get(2)? });
         }
     }
-    Ok(newest.and_then(|(found, row_run, parent)| {
-        (row_run == Some(run_id) && parent.as_deref() == scope.parent_id()).then_some(found)
-    }))
+    Ok(newest)
 }
 
 /// A history row written by the running run.
@@ -493,7 +488,8 @@ mod tests {
                  PRIMARY KEY (account_id, id)) STRICT;
                  CREATE TABLE history (id INTEGER PRIMARY KEY, run_id INTEGER, observed_at TEXT, entity TEXT,
                  account_id TEXT, parent_id TEXT, entity_id TEXT, op TEXT, changed_fields TEXT,
-                 before_json TEXT, after_json TEXT, initial INTEGER, outbox_id INTEGER) STRICT;",
+                 before_json TEXT, after_json TEXT, initial INTEGER, outbox_id INTEGER) STRICT;
+                 CREATE INDEX history_by_entity ON history (entity, account_id, entity_id, id);",
             )
             .unwrap();
         connection
@@ -606,6 +602,49 @@ mod tests {
         let statement = tx.prepare_cached(ENTITY_HISTORY_SQL).unwrap();
         assert_eq!(statement.get_status(rusqlite::StatementStatus::Run), 3);
         assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    #[test]
+    fn fold_keeps_parents_apart() {
+        let mut connection = database();
+        connection
+            .execute_batch(
+                "CREATE TABLE items (account_id TEXT, invoice_id TEXT, position INTEGER, raw_json TEXT,
+                 first_seen_at TEXT NOT NULL, last_changed_at TEXT NOT NULL, deleted_at TEXT,
+                 PRIMARY KEY (account_id, invoice_id, position)) STRICT;",
+            )
+            .unwrap();
+        let tx = connection.transaction().unwrap();
+        // Embedded rows of different parents share their ids, which are positions.
+        let item = |invoice: &'static str, raw: &str| RowWrite {
+            scope: Scope {
+                table: "items",
+                parent: Some(("invoice_id", invoice)),
+                id_column: "position",
+                snapshot_columns: &["raw_json"],
+                ..SCOPE
+            },
+            id: SqlValue::Integer(0),
+            columns: vec![],
+            raw_column: "raw_json",
+            raw: raw.to_string(),
+            normal: None,
+        };
+        write_row(&tx, &item("inv_a", r#"{"n":1}"#), &context(1, "T1")).unwrap();
+        write_row(&tx, &item("inv_b", r#"{"n":1}"#), &context(1, "T1")).unwrap();
+
+        write_row(&tx, &item("inv_a", r#"{"n":2}"#), &context(2, "T2")).unwrap();
+        write_row(&tx, &item("inv_b", r#"{"n":2}"#), &context(2, "T2")).unwrap();
+        write_row(&tx, &item("inv_a", r#"{"n":3}"#), &context(2, "T2")).unwrap();
+
+        let rows: Vec<String> = tx
+            .prepare("SELECT parent_id || ' ' || op || ' ' || after_json FROM history WHERE run_id = 2 ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, vec![r#"inv_a update {"n":3}"#, r#"inv_b update {"n":2}"#]);
     }
 
     #[test]
