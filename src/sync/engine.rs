@@ -271,12 +271,23 @@ pub async fn sync(
         // stored page in place and starts no new one.
         tasks.abort_all();
         join_all(&mut tasks).await;
+    }
+    // A task that ended early, on an error or by cancellation, may have left page jobs queued
+    // for the writer. Jobs run in order, so once this commit returns they have run and counted
+    // their outcomes in the figures read below. Its error, if any, is the next write's too.
+    let _ = writer.commit().await;
+    if cancelled {
         // A resource cut short is recorded as failed, so the next run lists it in full instead
         // of trusting that the unchanged entries it finds had their children stored.
         for plan in plans.values().filter(|plan| !plan.finished.load(Ordering::SeqCst)) {
-            let mut figures = lock(&plan.figures);
-            figures.errors.push("the run was cancelled before this resource was finished".to_string());
-            // A listing adds its items when it ends, so count those of its stored pages instead.
+            lock(&plan.figures).errors.push("the run was cancelled before this resource was finished".to_string());
+        }
+    }
+    for plan in plans.values() {
+        let mut figures = lock(&plan.figures);
+        if figures.status() != RunStatus::Succeeded {
+            // A listing adds its items when it ends, so one cut short counts those of its stored
+            // pages instead.
             let stored = figures.inserted + figures.updated + figures.restored + figures.unchanged;
             figures.items = figures.items.max(stored);
         }
@@ -643,12 +654,6 @@ async fn fetch_detail(run: Arc<Run>, run_id: i64, plan: Arc<ResourcePlan>, item:
     figures.requests += 1;
     match result {
         Ok((_, true)) => figures.not_modified += 1,
-        // The list write counted the item once. A detail that changes an unchanged list entry
-        // turns that count into an update; any other detail outcome adds nothing.
-        Ok((Outcome::Updated | Outcome::Restored | Outcome::Inserted, false)) if item.outcome == Outcome::Unchanged => {
-            figures.unchanged = figures.unchanged.saturating_sub(1);
-            figures.updated += 1;
-        }
         Ok(_) => {}
         Err(DetailError::Gone(warning)) => {
             if figures.warn(warning.clone()) {
@@ -710,9 +715,21 @@ async fn fetch_and_write_detail(
     };
     let account_id = run.account_id.clone();
     let history = history_context(run_id, plan);
+    let figures = plan.figures.clone();
+    let listed = item.outcome;
     let outcome = run
         .writer
-        .call(move |connection| write::write_detail(connection, resource, &account_id, decoded, update, &history))
+        .call(move |connection| {
+            let outcome = write::write_detail(connection, resource, &account_id, decoded, update, &history)?;
+            // The list write counted the item once. A detail that changes an unchanged list
+            // entry turns that count into an update, counted with the write like the list's.
+            if outcome != Outcome::Unchanged && listed == Outcome::Unchanged {
+                let mut figures = lock(&figures);
+                figures.unchanged = figures.unchanged.saturating_sub(1);
+                figures.updated += 1;
+            }
+            Ok(outcome)
+        })
         .await
         .map_err(|error| format!("failed to store the detail of {} {:?}: {error}", resource.noun, item.id))?;
     Ok((outcome, false))

@@ -439,21 +439,25 @@ impl Lister<'_> {
             validators: validator_update,
         };
         let history = self.history.clone();
+        let figures = self.figures.clone();
+        // A confirming pass reads items already counted; only its changes count again.
+        let repeating = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
         let outcomes = run
             .writer
-            .call(move |connection| write::write_page(connection, write, &history))
+            .call(move |connection| {
+                let outcomes = write::write_page(connection, write, &history)?;
+                // Counted with the write, so that the figures match what is stored even when
+                // this task is dropped before the reply arrives.
+                let mut figures = lock(&figures);
+                figures.pages += 1;
+                for outcome in outcomes.iter().filter(|outcome| !repeating || **outcome != Outcome::Unchanged) {
+                    count(&mut figures, *outcome);
+                }
+                Ok(outcomes)
+            })
             .await
             .map_err(|error| format!("GET {target}: failed to store the page: {error}"))?;
 
-        {
-            let mut figures = lock(self.figures);
-            figures.pages += 1;
-            // A confirming pass reads items already counted; only its changes count again.
-            let repeating = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
-            for outcome in outcomes.iter().filter(|outcome| !repeating || **outcome != Outcome::Unchanged) {
-                count(&mut figures, *outcome);
-            }
-        }
         if number == 1 {
             self.bar.inc_length(item_count);
         }

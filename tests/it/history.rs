@@ -410,6 +410,37 @@ async fn unsettled_invoices_read_ahead() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_page_counts_match_history() {
+    let env = Env::start().await;
+    env.fake.with_world(|world| {
+        for invoice in world.invoices.iter_mut() {
+            invoice["status"] = json!("open");
+        }
+    });
+    env.sync(&["--per-page", "1"]).await.assert_success();
+    env.fake.with_world(|world| {
+        for invoice in world.invoices.iter_mut() {
+            let number = invoice["number"].as_str().unwrap().to_string();
+            invoice["number"] = json!(format!("{number}-R"));
+        }
+    });
+    env.fake.set_latency(std::time::Duration::from_millis(30));
+    env.fake.add_fault(omega_sync::fake::Fault::status("/v1/billing/invoices", 500).with_page(5));
+
+    let run = env.sync(&["--per-page", "1", "--only", "invoices", "--concurrency", "8", "--max-attempts", "1"]).await;
+
+    // Pages requested ahead of the failed one may be stored after the listing gave up on them.
+    assert_eq!(run.code, 1, "{}", run.output());
+    let db = env.db();
+    let updated = count(&db, "SELECT updated FROM sync_run_resources WHERE run_id = 2 AND resource = 'invoices'");
+    let history = count(&db, "SELECT count(*) FROM history WHERE run_id = 2 AND entity = 'invoices'");
+    assert_eq!(updated, history);
+    assert!(history >= 4, "pages 1 to 4 were stored before page 5 failed, {history} history rows");
+    let items = count(&db, "SELECT items FROM sync_run_resources WHERE run_id = 2 AND resource = 'invoices'");
+    assert!(items >= updated, "{items} items, {updated} updated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticket_sharing_mark_not_lost() {
     let env = Env::start().await;
     let ids = ticket_ids(&env);
