@@ -1252,3 +1252,18 @@ async fn body_faults_with_gzip() {
         assert_eq!(received, full[..full.len() / 2], "the first half of the body arrives uncompressed");
     }
 }
+
+#[test]
+fn scripted_records_look_generated() {
+    let mut world = World::generate(&DataSize::default(), 7);
+    let generated: Vec<Value> = world.records.values().flatten().cloned().collect();
+
+    world.apply_scripted_changes();
+
+    let added: Vec<&Value> = world.records.values().flatten().filter(|record| !generated.contains(record)).collect();
+    assert!(added.len() >= 3, "{added:?}");
+    for record in added {
+        let id = record["id"].as_str().unwrap();
+        assert!(id.starts_with("rec_"), "{id}");
+    }
+}

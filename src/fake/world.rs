@@ -214,7 +214,7 @@ impl World {
             }
         }
         for name in names.iter().take(3) {
-            let id = self.next_id("rec");
+            let id = self.next_id("rec_");
             let record = serde_json::json!({ "id": id, "type": "TXT", "name": "bench", "value": format!("added {id}"), "ttl": 300 });
             self.records.entry(name.clone()).or_default().push(record);
             changed += 1;
