@@ -60,6 +60,9 @@ pub(super) struct Lister<'a> {
     pub figures: &'a Figures,
     pub bar: &'a ProgressBar,
     pub children: Option<&'a mpsc::Sender<ChildWork>>,
+    /// The figures of the child list (DNS records), which count the rows a deleted parent takes
+    /// with it.
+    pub child_figures: Option<&'a Figures>,
     /// The high-water mark of an activity-ordered resource.
     pub high_water: Option<String>,
     /// The oldest unsettled item of a settled-tail resource.
@@ -375,6 +378,9 @@ impl Lister<'_> {
             .await
             .map_err(|error| format!("failed to mark missing {} deleted: {error}", resource.noun))?;
         lock(self.figures).deleted += deletions.own;
+        if let Some(child_figures) = self.child_figures {
+            lock(child_figures).deleted += deletions.children;
+        }
         Ok(())
     }
 
@@ -465,6 +471,10 @@ impl Lister<'_> {
         if let Some(children) = self.children {
             for ((id, key), outcome) in ids.iter().cloned().zip(keys).zip(&outcomes) {
                 if key.is_empty() && write::child_list_of(self.resource).is_some() {
+                    continue;
+                }
+                // The first pass sent this item's children already, unless it changed since.
+                if repeating && *outcome == Outcome::Unchanged {
                     continue;
                 }
                 // The receiver ends only with this listing's task, so a failed send loses nothing.

@@ -441,6 +441,35 @@ async fn failed_page_counts_match_history() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirming_pass_lists_children_once() {
+    let env = Env::start().await;
+    env.sync(&["--full", "--only", "dns-records"]).await.assert_success();
+    env.fake.with_world(|world| world.domains.pop());
+    let (domains, records) = env.fake.with_world(|world| {
+        let names: Vec<String> =
+            world.domains.iter().map(|domain| domain["name"].as_str().unwrap().to_string()).collect();
+        let records = names.iter().map(|name| world.records(name).len() as i64).sum::<i64>();
+        (names.len(), records)
+    });
+    env.fake.clear_requests();
+
+    // The domain gone from the API makes the full listing read every domain a second time.
+    env.sync(&["--full", "--only", "dns-records"]).await.assert_success();
+
+    let record_lists = env.fake.requests().iter().filter(|request| request.path.ends_with("/records")).count();
+    assert_eq!(record_lists, domains);
+    let db = env.db();
+    let items = count(&db, "SELECT items FROM sync_run_resources WHERE run_id = 2 AND resource = 'dns-records'");
+    assert_eq!(items, records);
+    // The records of the domain that is gone are marked deleted with it, and counted.
+    let deleted = count(&db, "SELECT deleted FROM sync_run_resources WHERE run_id = 2 AND resource = 'dns-records'");
+    let history =
+        count(&db, "SELECT count(*) FROM history WHERE run_id = 2 AND entity = 'dns_records' AND op = 'delete'");
+    assert!(history > 0);
+    assert_eq!(deleted, history);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticket_sharing_mark_not_lost() {
     let env = Env::start().await;
     let ids = ticket_ids(&env);
