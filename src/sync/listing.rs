@@ -36,9 +36,11 @@ pub(super) struct Run {
 
 pub(super) type Figures = Arc<Mutex<ResourceRun>>;
 
-/// Locks a resource's figures. A poisoned lock means another task panicked, which is a bug.
+/// Locks a resource's figures. A task that panicked while holding the lock (a bug, logged when
+/// the task is joined) may leave one page's counts unfinished. The lock is taken anyway,
+/// because the writer thread counts its jobs here too and must not stop over that.
 pub(super) fn lock(figures: &Figures) -> std::sync::MutexGuard<'_, ResourceRun> {
-    figures.lock().expect("no task panicked holding the lock")
+    figures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A written item whose children still need fetching.
