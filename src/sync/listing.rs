@@ -449,6 +449,8 @@ impl Lister<'_> {
         let history = self.history.clone();
         let figures = self.figures.clone();
         // A confirming pass reads items already counted; only its changes count again.
+        // NOTE: an item that changes between the two passes is counted twice, while its history
+        // keeps one row, because the change is folded into the first pass's row.
         let repeating = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
         let outcomes = run
             .writer
