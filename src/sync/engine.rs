@@ -164,23 +164,61 @@ pub async fn sync(
         }
     };
 
-    let recorded_for = account_id.clone();
-    let loaded = writer
-        .call(move |connection| -> rusqlite::Result<_> {
-            // Recorded now rather than when the run finishes, so that a killed run still counts as
-            // the last run of this account and the next one lists its resources in full.
-            connection.execute(
-                "UPDATE sync_runs SET account_id = ?2 WHERE id = ?1",
-                rusqlite::params![run_id, recorded_for],
-            )?;
-            let validators = archive::StoredValidators::open(connection, &recorded_for, &run_started)?;
-            Ok((archive::load_states(connection, &recorded_for)?, validators))
-        })
-        .await;
-    let (states, validators) = match loaded {
-        Ok(loaded) => loaded,
+    let selected = expand_selection(&options.resources);
+    let planned = async {
+        let recorded_for = account_id.clone();
+        let (states, validators) = writer
+            .call(move |connection| -> rusqlite::Result<_> {
+                // Recorded now rather than when the run finishes, so that a killed run still
+                // counts as the last run of this account and the next one lists its resources
+                // in full.
+                connection.execute(
+                    "UPDATE sync_runs SET account_id = ?2 WHERE id = ?1",
+                    rusqlite::params![run_id, recorded_for],
+                )?;
+                let validators = archive::StoredValidators::open(connection, &recorded_for, &run_started)?;
+                Ok((archive::load_states(connection, &recorded_for)?, validators))
+            })
+            .await
+            .map_err(|error| format!("failed to read the sync state from the archive: {error}"))?;
+        let mut plans: HashMap<&'static str, Arc<ResourcePlan>> = HashMap::new();
+        for resource in &selected {
+            let state = states.get(resource.name).cloned().unwrap_or_default();
+            let mode = plan::choose_mode(Some(&state), options.full, options.full_every, Utc::now());
+            tracing::debug!("{} will be listed in {} mode", resource.name, mode.as_str());
+            let figures = Arc::new(Mutex::new(ResourceRun {
+                resource: resource.name,
+                mode: mode.as_str(),
+                ..Default::default()
+            }));
+            plans.insert(
+                resource.name,
+                Arc::new(ResourcePlan { resource, mode, state, figures, finished: AtomicBool::new(false) }),
+            );
+        }
+        let run_mode = if plans.values().all(|plan| plan.mode == Mode::Full) { Mode::Full } else { Mode::Incremental };
+        let names: Vec<&'static str> = selected.iter().map(|resource| resource.name).collect();
+        writer
+            .call(move |connection| -> rusqlite::Result<()> {
+                for name in names {
+                    archive::start_resource(connection, run_id, name)?;
+                }
+                // The run was recorded before its plan existed, so its mode is set now for a run
+                // killed later.
+                connection.execute(
+                    "UPDATE sync_runs SET mode = ?2 WHERE id = ?1",
+                    rusqlite::params![run_id, run_mode.as_str()],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(|error| format!("failed to record the planned resources in the archive: {error}"))?;
+        Ok::<_, String>((validators, plans, run_mode))
+    }
+    .await;
+    let (validators, plans, run_mode) = match planned {
+        Ok(planned) => planned,
         Err(error) => {
-            let error = format!("failed to read the sync state from the archive: {error}");
             let report = finish(
                 &client,
                 &writer,
@@ -195,42 +233,6 @@ pub async fn sync(
             return Ok(close(report, writer, writer_thread).await);
         }
     };
-    let selected = expand_selection(&options.resources);
-    let mut plans: HashMap<&'static str, Arc<ResourcePlan>> = HashMap::new();
-    for resource in &selected {
-        let state = states.get(resource.name).cloned().unwrap_or_default();
-        let mode = plan::choose_mode(Some(&state), options.full, options.full_every, Utc::now());
-        tracing::debug!("{} will be listed in {} mode", resource.name, mode.as_str());
-        let figures =
-            Arc::new(Mutex::new(ResourceRun { resource: resource.name, mode: mode.as_str(), ..Default::default() }));
-        plans.insert(
-            resource.name,
-            Arc::new(ResourcePlan { resource, mode, state, figures, finished: AtomicBool::new(false) }),
-        );
-    }
-    let run_mode = if plans.values().all(|plan| plan.mode == Mode::Full) { Mode::Full } else { Mode::Incremental };
-    let names: Vec<&'static str> = selected.iter().map(|resource| resource.name).collect();
-    let started_resources = writer
-        .call(move |connection| -> rusqlite::Result<()> {
-            for name in names {
-                archive::start_resource(connection, run_id, name)?;
-            }
-            // The run was recorded before its plan existed, so its mode is set now for a run
-            // killed later.
-            connection.execute(
-                "UPDATE sync_runs SET mode = ?2 WHERE id = ?1",
-                rusqlite::params![run_id, run_mode.as_str()],
-            )?;
-            Ok(())
-        })
-        .await;
-    if let Err(error) = started_resources {
-        let error = format!("failed to record the planned resources in the archive: {error}");
-        let report =
-            finish(&client, &writer, run_id, started, run_mode, Some(account_id), vec![account_figures], Some(error))
-                .await?;
-        return Ok(close(report, writer, writer_thread).await);
-    }
 
     let run = Arc::new(Run {
         client: client.clone(),
@@ -274,7 +276,8 @@ pub async fn sync(
     }
     // A task that ended early, on an error or by cancellation, may have left page jobs queued
     // for the writer. Jobs run in order, so once this commit returns they have run and counted
-    // their outcomes in the figures read below. Its error, if any, is the next write's too.
+    // their outcomes in the figures read below. A failed commit also fails the next write,
+    // which marks the report as not stored.
     let _ = writer.commit().await;
     if cancelled {
         // A resource cut short is recorded as failed, so the next run lists it in full instead

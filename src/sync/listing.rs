@@ -284,7 +284,7 @@ impl Lister<'_> {
             page = ahead.next().await.expect("the next page was requested")?;
         }
         // The rule no longer needs these pages, but they may be written already, so they are
-        // awaited and counted. A failure among them leaves the listing as it is.
+        // awaited and their items added. A failure among them leaves the listing as it is.
         while let Some(result) = ahead.next().await {
             match result {
                 Ok(page) => {
@@ -448,7 +448,7 @@ impl Lister<'_> {
         };
         let history = self.history.clone();
         let figures = self.figures.clone();
-        // A confirming pass reads items already counted; only its changes count again.
+        // A confirming pass reads items already counted, so only its changes count again.
         // NOTE: an item that changes between the two passes is counted twice, while its history
         // keeps one row, because the change is folded into the first pass's row.
         let repeating = self.repeating.load(std::sync::atomic::Ordering::Relaxed);

@@ -240,8 +240,8 @@ pub fn link_ticket_services(connection: &Connection, account_id: &str) -> rusqli
 }
 
 /// Stores the embedded rows of a changed parent by position; positions past the new end are
-/// marked deleted. A parent inserted just now has no stored rows to mark, since the foreign key
-/// to the parent admits none, so the search for them is skipped.
+/// marked deleted. The search for them is skipped for a parent inserted just now, because the
+/// foreign key to the parent admits no stored rows for it.
 fn write_embedded(
     tx: &Connection,
     embedded: resources::Embedded,
